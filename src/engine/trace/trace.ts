@@ -1,0 +1,211 @@
+/**
+ * The Trace: what happened to one request, stage by stage, with evidence.
+ * This is the `mesh-trace/v1` JSON contract (design.md, "Trace JSON"); change it only on purpose.
+ */
+
+/** The stage of the path a step describes. */
+export type Stage =
+  | 'iptables'
+  | 'listener'
+  | 'filter_chain'
+  | 'network_filter'
+  | 'route_config'
+  | 'virtual_host'
+  | 'route'
+  | 'cluster'
+  | 'endpoint'
+  | 'stats'
+  | 'hop'
+
+/** How a stage ended: something matched, the packet passed untouched, was dropped, nothing matched, or the engine cannot tell. */
+export type StepOutcome = 'matched' | 'passed' | 'dropped' | 'no_match' | 'unresolved'
+
+/** Where a piece of evidence comes from: a line of a rules file or a JSON pointer into a config dump. */
+export interface SourceRef {
+  /** Logical file name: `iptables-save`, `ip6tables-save`, `config_dump`, `clusters`, `stats`, `services`. */
+  file: string
+  /** 1-based line number in that file (iptables). */
+  line?: number
+  /** RFC 6901 JSON pointer into that file (config dump). */
+  pointer?: string
+}
+
+/** The kinds of configuration object a step can point at. */
+export type ConfigKind =
+  | 'rule'
+  | 'chain'
+  | 'listener'
+  | 'filter-chain'
+  | 'network-filter'
+  | 'http-filter'
+  | 'route-config'
+  | 'virtual-host'
+  | 'route'
+  | 'cluster'
+  | 'endpoint'
+
+/** A reference to one configuration object, with its source and a short excerpt. */
+export interface ConfigRef {
+  kind: ConfigKind
+  /** The object's own name, else `#<index>` within its parent (`ISTIO_OUTPUT #6` for rules). */
+  name: string
+  source: SourceRef
+  /** A short quote of the object: the rule line, or a compact JSON rendering. */
+  excerpt?: string
+}
+
+/** One fact that decided a match: the field tested, what the config expected, what the request had. */
+export interface Evidence {
+  field: string
+  expected: string
+  actual: string
+}
+
+/** Why a candidate lost. Codes, not sentences: renderers turn them into words. */
+export type MismatchCode =
+  // iptables
+  | 'protocol-mismatch'
+  | 'source-mismatch'
+  | 'destination-mismatch'
+  | 'in-interface-mismatch'
+  | 'out-interface-mismatch'
+  | 'sport-mismatch'
+  | 'dport-mismatch'
+  | 'owner-mismatch'
+  | 'mark-mismatch'
+  | 'connmark-mismatch'
+  | 'ctstate-mismatch'
+  | 'addrtype-mismatch'
+  | 'socket-mismatch'
+  | 'not-reached'
+  // Envoy listeners and filter chains
+  | 'address-mismatch'
+  | 'not-bound'
+  | 'not-active'
+  | 'destination-port-mismatch'
+  | 'destination-ip-mismatch'
+  | 'less-specific'
+  | 'server-name-mismatch'
+  | 'transport-protocol-mismatch'
+  | 'application-protocol-mismatch'
+  | 'direct-source-ip-mismatch'
+  | 'source-type-mismatch'
+  | 'source-ip-mismatch'
+  | 'source-port-mismatch'
+  // virtual hosts and routes
+  | 'domain-mismatch'
+  | 'lower-precedence'
+  | 'path-mismatch'
+  | 'header-mismatch'
+  | 'query-parameter-mismatch'
+  | 'method-mismatch'
+  | 'grpc-mismatch'
+  | 'tls-context-mismatch'
+  | 'runtime-fraction'
+  | 'shadowed'
+  // clusters and endpoints
+  | 'unhealthy'
+  | 'degraded'
+  | 'excluded'
+  | 'other'
+
+/** A candidate that was checked and did not win, with why. */
+export interface Alternative {
+  candidate: ConfigRef
+  reason: MismatchCode
+  evidence: Evidence[]
+}
+
+export type FindingLevel = 'info' | 'warning' | 'error'
+
+/** Something the user should know about a step: a cause, a risk, or an assumption made. */
+export interface Finding {
+  code: string
+  level: FindingLevel
+  message: string
+}
+
+/** One stage of the simulated request and the facts that decided it. */
+export interface TraceStep {
+  stage: Stage
+  outcome: StepOutcome
+  /** One line a person reads first. */
+  summary: string
+  /** What won: the deciding rule, the chosen listener, route, cluster… */
+  chosen?: ConfigRef
+  /** Stage-specific facts, e.g. {chainPath: ['OUTPUT','ISTIO_OUTPUT','ISTIO_REDIRECT'], toPort: 15001}. */
+  decision: Record<string, unknown>
+  /** Why the chosen candidate matched. */
+  evidence: Evidence[]
+  /** Candidates checked before or instead of the chosen one, in evaluation order, and why each lost. */
+  rejected: Alternative[]
+  findings: Finding[]
+}
+
+/** How the whole request ended. */
+export type ResultOutcome =
+  | 'forwarded'
+  | 'passthrough'
+  | 'blackhole'
+  | 'no_route'
+  | 'direct_response'
+  | 'redirect'
+  | 'not_intercepted'
+  | 'no_listener'
+  | 'no_filter_chain'
+  | 'no_healthy_upstream'
+  | 'unknown'
+
+/** The summary of a trace; every field a stage never reached is null. */
+export interface TraceResult {
+  outcome: ResultOutcome
+  intercepted: boolean | null
+  redirectPort: number | null
+  listener: string | null
+  filterChain: string | null
+  routeConfig: string | null
+  virtualHost: string | null
+  route: string | null
+  cluster: string | null
+  endpoints: string[] | null
+}
+
+/** The request as the JSON contract shows it. */
+export interface TraceRequestView {
+  direction: 'outbound' | 'inbound'
+  protocol: 'http' | 'https' | 'tcp'
+  source: { pod: string | null; ip: string | null; uid: number | null }
+  destination: { host: string | null; fqdn: string | null; ip: string | null; port: number }
+  method: string | null
+  path: string | null
+  headers: Record<string, string>
+}
+
+/** A complete trace: the `mesh-trace/v1` document. */
+export interface Trace {
+  schema: 'mesh-trace/v1'
+  request: TraceRequestView
+  steps: TraceStep[]
+  result: TraceResult
+}
+
+/** A result with every field null except the outcome; stages fill in what they reach. */
+export function emptyResult(outcome: ResultOutcome = 'unknown'): TraceResult {
+  return {
+    outcome,
+    intercepted: null,
+    redirectPort: null,
+    listener: null,
+    filterChain: null,
+    routeConfig: null,
+    virtualHost: null,
+    route: null,
+    cluster: null,
+    endpoints: null,
+  }
+}
+
+/** A step with empty evidence lists, for stages to fill. */
+export function newStep(stage: Stage, outcome: StepOutcome, summary: string, extra: Partial<TraceStep> = {}): TraceStep {
+  return { stage, outcome, summary, decision: {}, evidence: [], rejected: [], findings: [], ...extra }
+}
