@@ -45,10 +45,8 @@ TARGET is http://HOST[:PORT]/PATH, https://HOST[:PORT]/PATH, tcp://HOST:PORT, or
     const snapshot = await loadSnapshot(pod, inputs)
     this.inputNames = snapshot.files ?? {}
     const ctx = prepareSnapshot(snapshot)
+    for (const note of snapshot.notes) process.stderr.write(`note: ${stripControl(note)}\n`)
     const trace = traceRequest(ctx, request)
-    if (flags.output === 'text') {
-      for (const note of snapshot.notes) process.stderr.write(`note: ${stripControl(note)}\n`)
-    }
     this.log(renderTrace(trace, flags.output, { color: useColor(flags, process.env, process.stdout.isTTY === true) }))
     return trace
   }

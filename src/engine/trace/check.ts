@@ -61,16 +61,17 @@ export function parseCheckFile(text: string, file: string): CheckCase[] {
   const lines = new LineCounter()
   const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true })
   const lineOf = (node: YamlNode | null | undefined): number | undefined =>
-    node?.range !== undefined ? lines.linePos(node.range[0]).line : undefined
+    node?.range ? lines.linePos(node.range[0]).line : undefined
   if (doc.errors.length > 0) {
     const e = doc.errors[0]
-    const line = e.linePos?.[0]?.line
+    const line = lines.linePos(e.pos[0]).line
     throw new CheckFileError(`${file}${line !== undefined ? `:${line}` : ''} is not valid YAML or JSON: ${e.message.split('\n')[0]}.`, file, line)
   }
   const root = doc.contents
   const tests = isMap(root) ? root.get('tests', true) : undefined
   if (!isSeq(tests)) {
-    throw new CheckFileError(`${file} has no "tests" list; a check file is {tests: [{name, request: {url}, expect: {…}}]}.`, file, lineOf(root as YamlNode))
+    const line = lineOf(root as YamlNode) ?? 1
+    throw new CheckFileError(`${file}:${line} has no "tests" list; a check file is {tests: [{name, request: {url}, expect: {…}}]}.`, file, line)
   }
   const seenNames = new Set<string>()
   return tests.items.map((item, i) => {

@@ -77,6 +77,9 @@ export type MismatchCode =
   | 'ctstate-mismatch'
   | 'addrtype-mismatch'
   | 'socket-mismatch'
+  | 'tcp-flags-mismatch'
+  | 'chain-returned'
+  | 'non-terminating'
   | 'not-reached'
   // Envoy listeners and filter chains
   | 'address-mismatch'

@@ -1,0 +1,76 @@
+import ipaddr from 'ipaddr.js'
+import type { CidrRange } from './model.js'
+
+/** Whether a string is an IPv4 or IPv6 literal (brackets allowed). */
+export function isIpLiteral(value: string): boolean {
+  return ipaddr.isValid(stripBrackets(value))
+}
+
+/** Removes `[` `]` around an IPv6 literal. */
+export function stripBrackets(value: string): string {
+  return value.startsWith('[') && value.endsWith(']') ? value.slice(1, -1) : value
+}
+
+/**
+ * The canonical text of an IP (IPv4 dotted, IPv6 RFC 5952; IPv4-mapped IPv6 becomes IPv4, as Envoy
+ * indexes both forms); non-IP input is returned lower-cased.
+ */
+export function canonicalIp(value: string): string {
+  const raw = stripBrackets(value)
+  if (!ipaddr.isValid(raw)) return raw.toLowerCase()
+  const parsed = ipaddr.parse(raw)
+  if (parsed.kind() === 'ipv6') {
+    const v6 = parsed as ipaddr.IPv6
+    if (v6.isIPv4MappedAddress()) return v6.toIPv4Address().toString()
+    return v6.toRFC5952String()
+  }
+  return parsed.toString()
+}
+
+/** `ip:port` with IPv6 in brackets, as Envoy prints addresses. */
+export function formatAddress(ip: string, port: number): string {
+  const canon = canonicalIp(ip)
+  return canon.includes(':') ? `[${canon}]:${port}` : `${canon}:${port}`
+}
+
+/** The family of an IP literal, or null when it is not one. */
+export function ipFamily(value: string): 'ipv4' | 'ipv6' | null {
+  const raw = stripBrackets(value)
+  if (!ipaddr.isValid(raw)) return null
+  const parsed = ipaddr.parse(raw)
+  if (parsed.kind() === 'ipv6' && (parsed as ipaddr.IPv6).isIPv4MappedAddress()) return 'ipv4'
+  return parsed.kind()
+}
+
+/** Whether `ip` is the unspecified address of its family (`0.0.0.0` or `::`). */
+export function isUnspecified(ip: string): boolean {
+  const raw = stripBrackets(ip)
+  return ipaddr.isValid(raw) && ipaddr.parse(raw).range() === 'unspecified'
+}
+
+/** Whether `ip` is a loopback address. */
+export function isLoopback(ip: string): boolean {
+  const raw = stripBrackets(ip)
+  if (!ipaddr.isValid(raw)) return false
+  const canon = ipaddr.parse(canonicalIp(raw))
+  return canon.range() === 'loopback'
+}
+
+/** Whether a CIDR range contains `ip` (families must agree; IPv4-mapped IPv6 counts as IPv4). */
+export function cidrContains(range: CidrRange, ip: string): boolean {
+  const addr = canonicalIp(ip)
+  const prefix = canonicalIp(range.addressPrefix)
+  if (!ipaddr.isValid(addr) || !ipaddr.isValid(prefix)) return false
+  const a = ipaddr.parse(addr)
+  const p = ipaddr.parse(prefix)
+  if (a.kind() !== p.kind()) return false
+  const max = a.kind() === 'ipv4' ? 32 : 128
+  const len = Math.max(0, Math.min(max, range.prefixLen))
+  if (a.kind() === 'ipv4') return (a as ipaddr.IPv4).match(p as ipaddr.IPv4, len)
+  return (a as ipaddr.IPv6).match(p as ipaddr.IPv6, len)
+}
+
+/** `10.0.0.0/8` text of a range. */
+export function formatCidr(range: CidrRange): string {
+  return `${range.addressPrefix}/${range.prefixLen}`
+}

@@ -1,0 +1,81 @@
+/**
+ * Cluster lookup: type, lb policy, DestinationRule provenance; a missing cluster is 503 NC (NR before Envoy 1.18).
+ */
+import { newStep, type TraceStep } from '../trace/trace.js'
+import { envoyIndex } from './config-dump.js'
+import { envoyFinding } from './findings.js'
+import type { Cluster, EnvoyModel } from './model.js'
+import { clusterRef } from './refs.js'
+
+/** Istio's catch-all clusters for unknown destinations. */
+export const PASSTHROUGH_CLUSTERS = ['PassthroughCluster', 'InboundPassthroughClusterIpv4', 'InboundPassthroughClusterIpv6']
+
+/** Istio's cluster that drops traffic. */
+export const BLACKHOLE_CLUSTER = 'BlackHoleCluster'
+
+/** Parses an Istio cluster name `direction|port|subset|host`. */
+export function parseIstioClusterName(name: string): { direction: string; port: number; subset: string; host: string } | null {
+  const parts = name.split('|')
+  if (parts.length !== 4) return null
+  return { direction: parts[0], port: Number(parts[1]), subset: parts[2], host: parts[3] }
+}
+
+/** Whether an Envoy version string is older than major.minor. */
+function versionBefore(version: string | null, major: number, minor: number): boolean | null {
+  const m = version ? /^(\d+)\.(\d+)/.exec(version) : null
+  if (!m) return null
+  const [a, b] = [Number(m[1]), Number(m[2])]
+  return a < major || (a === major && b < minor)
+}
+
+/** The response flag for a missing cluster for this Envoy: NC (≥1.18) or NR (before). */
+export function clusterNotFoundFlag(model: EnvoyModel): string {
+  const before = versionBefore(model.bootstrap?.envoyVersion ?? null, 1, 18)
+  return before === null ? 'NC (NR before Envoy 1.18)' : before ? 'NR' : 'NC'
+}
+
+/** The result of looking a cluster up. */
+export interface ClusterLookup {
+  cluster: Cluster | null
+  step: TraceStep
+}
+
+/** Looks up a cluster by name and builds the `cluster` step. */
+export function lookupCluster(model: EnvoyModel, name: string, via: string): ClusterLookup {
+  const cluster = envoyIndex(model).clustersByName.get(name) ?? null
+  if (!cluster) {
+    const findings = model.present.clusters
+      ? [envoyFinding('cluster-not-found', { cluster: name || '(empty name)', flag: clusterNotFoundFlag(model) })]
+      : [envoyFinding('unknown-extension', { where: 'snapshot (no cluster dump)', typeUrl: `cluster ${name}` })]
+    return {
+      cluster: null,
+      step: newStep('cluster', 'unresolved', `Cluster ${name || '(empty name)'} (${via}) is not in the ${model.present.clusters ? 'config dump' : 'snapshot: it has no clusters'}.`, {
+        decision: { cluster: name, via, ...(model.present.clusters ? { responseCode: 503, responseFlag: clusterNotFoundFlag(model) } : {}) },
+        findings,
+      }),
+    }
+  }
+  const decision: Record<string, unknown> = { cluster: cluster.name, via, type: cluster.type, lbPolicy: cluster.lbPolicy }
+  if (cluster.extensionType) decision.clusterType = cluster.extensionType
+  if (cluster.edsServiceName) decision.edsServiceName = cluster.edsServiceName
+  if (cluster.istioConfig) decision.destinationRule = cluster.istioConfig
+  if (cluster.upstreamBindAddress) decision.upstreamBindAddress = cluster.upstreamBindAddress
+  if (cluster.state === 'warming') decision.state = 'warming'
+  const parsed = parseIstioClusterName(cluster.name)
+  if (parsed?.subset && parsed.direction === 'outbound') decision.subset = parsed.subset
+  if (cluster.type === 'extension') {
+    return {
+      cluster,
+      step: newStep('cluster', 'unresolved', `Cluster ${cluster.name} is a ${cluster.extensionType ?? 'cluster_type'} extension, which mesh-trace does not model.`, {
+        chosen: clusterRef(cluster),
+        decision,
+        findings: [envoyFinding('unknown-extension', { where: `cluster ${cluster.name}`, typeUrl: cluster.extensionType ?? 'cluster_type' })],
+      }),
+    }
+  }
+  const provenance = cluster.istioConfig ? ` from ${cluster.istioConfig}` : ''
+  return {
+    cluster,
+    step: newStep('cluster', 'matched', `Cluster ${cluster.name}: ${cluster.type}, ${cluster.lbPolicy}${provenance}.`, { chosen: clusterRef(cluster), decision }),
+  }
+}

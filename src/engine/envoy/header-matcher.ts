@@ -1,0 +1,235 @@
+/**
+ * Envoy's StringMatcher, HeaderMatcher and QueryParameterMatcher semantics (header_utility.cc, matchers.cc).
+ */
+import { RE2JS } from 're2js'
+import type { Evidence } from '../trace/trace.js'
+import { boolAt, isObject, numAt, objAt, strAt } from './config-dump.js'
+import type { JsonObject } from './model.js'
+
+const RE2_CACHE = new Map<string, RE2JS | null>()
+
+/** Compiles an RE2 pattern once (null when RE2 rejects it). */
+export function compileRe2(pattern: string): RE2JS | null {
+  if (RE2_CACHE.has(pattern)) return RE2_CACHE.get(pattern) ?? null
+  let re: RE2JS | null = null
+  try {
+    re = RE2JS.compile(pattern)
+  } catch {
+    re = null
+  }
+  RE2_CACHE.set(pattern, re)
+  return re
+}
+
+/** RE2 full match, as Envoy's safe_regex does. */
+export function re2FullMatch(pattern: string, value: string): boolean {
+  const re = compileRe2(pattern)
+  return re !== null && re.matcher(value).matches()
+}
+
+/** The regex of a `safe_regex` (RegexMatcher) value. */
+export function regexOf(m: JsonObject): string {
+  return strAt(m, 'regex') ?? ''
+}
+
+/** Evaluates an `envoy.type.matcher.v3.StringMatcher`; returns the verdict and how the rule reads. */
+export function matchString(m: JsonObject, value: string): { ok: boolean; expected: string } {
+  const ic = boolAt(m, 'ignore_case') === true
+  const v = ic ? value.toLowerCase() : value
+  const norm = (s: string): string => (ic ? s.toLowerCase() : s)
+  const suffix = ic ? ' (ignore_case)' : ''
+  const exact = strAt(m, 'exact')
+  if (exact !== null) return { ok: v === norm(exact), expected: `exact "${exact}"${suffix}` }
+  const prefix = strAt(m, 'prefix')
+  if (prefix !== null) return { ok: v.startsWith(norm(prefix)), expected: `prefix "${prefix}"${suffix}` }
+  const sfx = strAt(m, 'suffix')
+  if (sfx !== null) return { ok: v.endsWith(norm(sfx)), expected: `suffix "${sfx}"${suffix}` }
+  const contains = strAt(m, 'contains')
+  if (contains !== null) return { ok: v.includes(norm(contains)), expected: `contains "${contains}"${suffix}` }
+  if (isObject(m.safe_regex)) {
+    const re = regexOf(m.safe_regex)
+    return { ok: re2FullMatch(re, value), expected: `regex "${re}"` }
+  }
+  // An empty StringMatcher matches nothing we can name.
+  return { ok: false, expected: '(unsupported string matcher)' }
+}
+
+/** Request headers as Envoy sees them: lower-case names, possibly several values each. */
+export type HeaderView = Map<string, string[]>
+
+/** Builds a HeaderView from single values (names lower-cased). */
+export function headerView(headers: Record<string, string>): HeaderView {
+  const view: HeaderView = new Map()
+  for (const [k, v] of Object.entries(headers)) {
+    const key = k.toLowerCase()
+    view.set(key, [...(view.get(key) ?? []), v])
+  }
+  return view
+}
+
+/** The verdict of one HeaderMatcher. */
+export interface HeaderVerdict {
+  ok: boolean
+  evidence: Evidence
+}
+
+function parseInt64(value: string): number | null {
+  return /^[+-]?\d+$/.test(value.trim()) ? Number(value.trim()) : null
+}
+
+/**
+ * Evaluates one `HeaderMatcher`. Several values of a header are joined with ','. A missing header
+ * matches only `present_match: false`, or `present_match: true` inverted, unless treat_missing_header_as_empty.
+ */
+export function matchHeader(m: JsonObject, headers: HeaderView): HeaderVerdict {
+  const name = (strAt(m, 'name') ?? '').toLowerCase()
+  const values = headers.get(name)
+  const invert = boolAt(m, 'invert_match') === true
+  const missingAsEmpty = boolAt(m, 'treat_missing_header_as_empty') === true
+  const field = `header ${name}`
+  let type: 'present' | 'value' = 'value'
+  let presentWanted = true
+  let describe = ''
+  let test: (v: string) => boolean = () => true
+  if ('present_match' in m) {
+    type = 'present'
+    presentWanted = boolAt(m, 'present_match') === true
+    describe = presentWanted ? 'present' : 'absent'
+  } else if (strAt(m, 'exact_match') !== null) {
+    const e = strAt(m, 'exact_match') as string
+    // Deprecated exact_match "" is a presence test (HeaderDataExactMatch: empty expectation matches any value).
+    describe = e === '' ? 'present (exact_match "")' : `exact "${e}"`
+    test = (v) => e === '' || v === e
+  } else if (isObject(m.string_match)) {
+    const sm = m.string_match
+    describe = matchString(sm, '').expected
+    test = (v) => matchString(sm, v).ok
+  } else if (isObject(m.safe_regex_match)) {
+    const re = regexOf(m.safe_regex_match)
+    describe = `regex "${re}"`
+    test = (v) => re2FullMatch(re, v)
+  } else if (strAt(m, 'regex_match') !== null) {
+    const re = strAt(m, 'regex_match') as string
+    describe = `regex "${re}"`
+    test = (v) => {
+      try {
+        return new RegExp(`^(?:${re})$`).test(v)
+      } catch {
+        return false
+      }
+    }
+  } else if (isObject(m.range_match)) {
+    const start = numAt(m.range_match, 'start') ?? 0
+    const end = numAt(m.range_match, 'end') ?? 0
+    describe = `range [${start}, ${end})`
+    test = (v) => {
+      const n = parseInt64(v)
+      return n !== null && n >= start && n < end
+    }
+  } else if (strAt(m, 'prefix_match') !== null) {
+    const p = strAt(m, 'prefix_match') as string
+    describe = `prefix "${p}"`
+    test = (v) => v.startsWith(p)
+  } else if (strAt(m, 'suffix_match') !== null) {
+    const s = strAt(m, 'suffix_match') as string
+    describe = `suffix "${s}"`
+    test = (v) => v.endsWith(s)
+  } else if (strAt(m, 'contains_match') !== null) {
+    const c = strAt(m, 'contains_match') as string
+    describe = `contains "${c}"`
+    test = (v) => v.includes(c)
+  } else {
+    // No specifier: a presence test.
+    type = 'present'
+    presentWanted = true
+    describe = 'present'
+  }
+  const expected = `${invert ? 'not ' : ''}${describe}`
+  if (values === undefined && !missingAsEmpty) {
+    const ok = type === 'present' && (invert ? presentWanted : !presentWanted)
+    return { ok, evidence: { field, expected, actual: '(absent)' } }
+  }
+  const value = values === undefined ? '' : values.join(',')
+  const raw = type === 'present' ? presentWanted : test(value)
+  return { ok: raw !== invert, evidence: { field, expected, actual: values === undefined ? '(absent, treated as "")' : `"${value}"` } }
+}
+
+/** Evaluates all header matchers; returns the first failing one's evidence. */
+export function matchHeaders(matchers: JsonObject[], headers: HeaderView): { ok: true; evidence: Evidence[] } | { ok: false; evidence: Evidence[] } {
+  const evidence: Evidence[] = []
+  for (const m of matchers) {
+    const v = matchHeader(m, headers)
+    if (!v.ok) return { ok: false, evidence: [v.evidence] }
+    evidence.push(v.evidence)
+  }
+  return { ok: true, evidence }
+}
+
+function safeDecode(s: string): string {
+  try {
+    return decodeURIComponent(s.replace(/\+/g, ' '))
+  } catch {
+    return s
+  }
+}
+
+/** Parses the query of a `:path` into the first value of each parameter (decoded). */
+export function parseQuery(path: string): Map<string, string> {
+  const out = new Map<string, string>()
+  const q = path.indexOf('?')
+  if (q < 0) return out
+  const hash = path.indexOf('#', q)
+  const query = path.slice(q + 1, hash < 0 ? undefined : hash)
+  for (const part of query.split('&')) {
+    if (part === '') continue
+    const eq = part.indexOf('=')
+    const k = safeDecode(eq < 0 ? part : part.slice(0, eq))
+    const v = eq < 0 ? '' : safeDecode(part.slice(eq + 1))
+    if (!out.has(k)) out.set(k, v)
+  }
+  return out
+}
+
+/** Evaluates one QueryParameterMatcher (string_match, present_match, or the v2 value/regex form). */
+export function matchQueryParameter(m: JsonObject, query: Map<string, string>): HeaderVerdict {
+  const name = strAt(m, 'name') ?? ''
+  const value = query.get(name)
+  const field = `query ${name}`
+  if (boolAt(m, 'present_match') === true) return { ok: value !== undefined, evidence: { field, expected: 'present', actual: value === undefined ? '(absent)' : `"${value}"` } }
+  if (isObject(m.string_match)) {
+    const expected = matchString(m.string_match, '').expected
+    if (value === undefined) return { ok: false, evidence: { field, expected, actual: '(absent)' } }
+    return { ok: matchString(m.string_match, value).ok, evidence: { field, expected, actual: `"${value}"` } }
+  }
+  const v2 = strAt(m, 'value')
+  if (v2 !== null) {
+    const isRegex = boolAt(m, 'regex') === true
+    const expected = isRegex ? `regex "${v2}"` : `exact "${v2}"`
+    if (value === undefined) return { ok: false, evidence: { field, expected, actual: '(absent)' } }
+    const ok = isRegex ? re2FullMatch(v2, value) : value === v2
+    return { ok, evidence: { field, expected, actual: `"${value}"` } }
+  }
+  // No matcher: a presence test.
+  return { ok: value !== undefined, evidence: { field, expected: 'present', actual: value === undefined ? '(absent)' : `"${value}"` } }
+}
+
+/** Evaluates a `ValueMatcher` (dynamic metadata) against a JSON value. */
+export function matchValue(m: JsonObject, value: unknown): boolean {
+  if (isObject(m.null_match)) return value === null || value === undefined
+  if (m.present_match !== undefined) return (value !== undefined) === (m.present_match === true)
+  if (value === undefined) return false
+  if (isObject(m.string_match)) return typeof value === 'string' && matchString(m.string_match, value).ok
+  if ('bool_match' in m) return typeof value === 'boolean' && value === m.bool_match
+  if (isObject(m.double_match)) {
+    if (typeof value !== 'number') return false
+    const dm = m.double_match
+    if ('exact' in dm) return value === numAt(dm, 'exact')
+    if (isObject(dm.range)) return value >= (numAt(dm.range, 'start') ?? -Infinity) && value < (numAt(dm.range, 'end') ?? Infinity)
+    return false
+  }
+  if (isObject(m.list_match)) {
+    const inner = objAt(m.list_match, 'one_of')
+    return Array.isArray(value) && value.some((v) => matchValue(inner, v))
+  }
+  return false
+}

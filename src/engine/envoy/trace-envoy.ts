@@ -1,0 +1,431 @@
+/**
+ * Walks one connection (and its HTTP request, if any) through an Envoy model:
+ * listener → hand-off → filter chain → network filter → route config → virtual host → route → cluster → endpoint.
+ */
+import { newStep, type Finding, type SourceRef, type TraceResult, type TraceStep } from '../trace/trace.js'
+import { cidrContains, formatAddress, isIpLiteral, stripBrackets } from './address.js'
+import { lookupCluster, BLACKHOLE_CLUSTER, PASSTHROUGH_CLUSTERS } from './cluster.js'
+import { arrAt, envoyIndex, isObject, numAt, strAt } from './config-dump.js'
+import { resolveEndpoints } from './endpoints.js'
+import { detectAttributes, filterChainStep, selectFilterChain } from './filter-chain.js'
+import { envoyFinding } from './findings.js'
+import { headerView } from './header-matcher.js'
+import { selectListener } from './listener.js'
+import type { Cluster, EnvoyModel, FilterChain, HttpConnectionManager, Listener, NetworkFilter, Route, RouteConfiguration, TcpProxy, VirtualHost } from './model.js'
+import { analyzeNetworkFilters, httpFilterFindings } from './network-filter.js'
+import { filterChainName, networkFilterRef, routeConfigRef, routeName, routeRef, virtualHostRef } from './refs.js'
+import { computeRedirect, pickWeightedCluster, rewriteHost, rewritePath, routeActionExtras, selectRoute, type RouteRequest } from './route.js'
+import { statsStep } from './stats.js'
+import { selectVirtualHost, stripPort } from './virtual-host.js'
+
+/** The connection as netfilter hands it to Envoy, and what the client sends first. */
+export interface EnvoyConnection {
+  direction: 'outbound' | 'inbound'
+  /** Where netfilter delivered the connection; null = no iptables in the snapshot (capture is assumed). */
+  delivered: { ip: string; port: number } | null
+  /** SO_ORIGINAL_DST. */
+  originalDst: { ip: string; port: number }
+  source: { ip: string; port: number }
+  transportProtocol: 'raw_buffer' | 'tls'
+  serverName?: string
+  /** What tls_inspector / http_inspector would detect. */
+  applicationProtocols: string[]
+  podIps: string[]
+}
+
+/** The HTTP request, when the connection carries one. */
+export interface HttpFacts {
+  method: string
+  /** `:path` with the query. */
+  path: string
+  /** Lower-case names; `host` is the authority. */
+  headers: Record<string, string>
+  scheme: 'http' | 'https'
+}
+
+/** The Envoy part of a trace: its steps and the result fields it decides. */
+export interface EnvoyTrace {
+  steps: TraceStep[]
+  result: Partial<TraceResult>
+}
+
+interface State {
+  model: EnvoyModel
+  conn: EnvoyConnection
+  steps: TraceStep[]
+  result: Partial<TraceResult>
+  statPrefix: { http?: string; tcp?: string }
+  listener: Listener | null
+  localAddress: { ip: string; port: number }
+}
+
+function finish(s: State, outcome: TraceResult['outcome']): EnvoyTrace {
+  s.result.outcome = outcome
+  if (s.model.stats) s.steps.push(statsStep(s.model, { outcome, listener: s.listener, localAddress: s.localAddress, httpStatPrefix: s.statPrefix.http ?? null, tcpStatPrefix: s.statPrefix.tcp ?? null, cluster: s.result.cluster ?? null, endpoints: s.result.endpoints ?? null }))
+  return { steps: s.steps, result: s.result }
+}
+
+/** Traces a connection (and optional HTTP request) through Envoy. Pure. */
+export function traceEnvoy(model: EnvoyModel, conn: EnvoyConnection, http: HttpFacts | undefined, opts: { randomValue?: number } = {}): EnvoyTrace {
+  const s: State = { model, conn, steps: [], result: {}, statPrefix: {}, listener: null, localAddress: conn.originalDst }
+  const sel = selectListener(model, { direction: conn.direction, delivered: conn.delivered, originalDst: conn.originalDst })
+  s.steps.push(...sel.steps)
+  s.localAddress = sel.localAddress
+  if (!sel.final) return finish(s, 'no_listener')
+  const listener = sel.final
+  s.listener = listener
+  s.result.listener = listener.name
+
+  // Listener filters that are not modelled may change what the chains match on.
+  const unknownFilter = sel.ran.flatMap((l) => l.listenerFilters).find((f) => f.role === 'other')
+  if (unknownFilter) {
+    s.steps.push(
+      newStep('filter_chain', 'unresolved', `Listener filter ${unknownFilter.name} may change the connection before chains match; mesh-trace does not model it.`, {
+        decision: { listener: listener.name, listenerFilter: unknownFilter.name },
+        findings: [envoyFinding('unknown-extension', { where: `listener filter of ${listener.name}`, typeUrl: unknownFilter.typeUrl ?? unknownFilter.name })],
+      }),
+    )
+    return finish(s, 'unknown')
+  }
+  const detected = detectAttributes(sel.ran, { transportProtocol: conn.transportProtocol, serverName: conn.serverName, applicationProtocols: conn.applicationProtocols }, sel.localAddress, conn.source)
+  const fcSel = selectFilterChain(listener, detected.attributes)
+  s.steps.push(filterChainStep(listener, detected.attributes, fcSel, detected.findings, detected.notes))
+  if (fcSel.how === 'unresolved') return finish(s, 'unknown')
+  if (!fcSel.chosen) return finish(s, 'no_filter_chain')
+  const chain = fcSel.chosen
+  s.result.filterChain = filterChainName(chain)
+  return traceChain(s, chain, http, opts)
+}
+
+function traceChain(s: State, chain: FilterChain, http: HttpFacts | undefined, opts: { randomValue?: number }): EnvoyTrace {
+  const nf = analyzeNetworkFilters(chain)
+  if (!nf.terminal) {
+    s.steps.push(
+      newStep('network_filter', 'unresolved', `Filter chain ${filterChainName(chain)} ends in ${nf.unknownTerminal}, which mesh-trace does not model.`, {
+        decision: { filters: chain.filters.map((f) => f.name) },
+        findings: [...nf.findings, envoyFinding('unknown-extension', { where: `network filter of chain ${filterChainName(chain)}`, typeUrl: nf.unknownTerminal ?? '' })],
+      }),
+    )
+    return finish(s, 'unknown')
+  }
+  const terminal = nf.terminal
+  if (terminal.tcpProxy) return traceTcpProxy(s, chain, terminal, terminal.tcpProxy, nf.findings)
+  return traceHcm(s, chain, terminal, terminal.hcm as HttpConnectionManager, nf.findings, http, opts)
+}
+
+// --- TCP ---------------------------------------------------------------------------------------
+
+function tcpRouteCluster(tp: TcpProxy, s: State): { cluster: string | null; how: string } {
+  if (tp.cluster !== null) return { cluster: tp.cluster, how: 'tcp_proxy cluster' }
+  if (tp.weightedClusters.length) {
+    const pick = pickWeightedCluster(
+      tp.weightedClusters.map((c) => ({ name: c.name, weight: c.weight, clusterHeader: null, raw: {} })),
+      null,
+      0,
+    )
+    return { cluster: pick.chosen?.name ?? null, how: `weighted_clusters ${pick.weights.map((w) => `${w.name} ${w.percent}%`).join(', ')}` }
+  }
+  // v2 deprecated_v1 routes: first match on destination/source IP lists and ports.
+  for (const r of tp.deprecatedRoutes) {
+    const dstIps = arrAt(r, 'destination_ip_list').filter(isObject)
+    const dstPorts = strAt(r, 'destination_ports')
+    const srcIps = arrAt(r, 'source_ip_list').filter(isObject)
+    const inList = (list: typeof dstIps, ip: string): boolean =>
+      list.length === 0 || list.some((c) => cidrContains({ addressPrefix: strAt(c, 'address_prefix') ?? '', prefixLen: numAt(c, 'prefix_len') ?? 0 }, ip))
+    const portOk = dstPorts === null || dstPorts.split(',').some((p) => {
+      const [a, b] = p.split('-').map(Number)
+      return b === undefined ? s.localAddress.port === a : s.localAddress.port >= a && s.localAddress.port <= b
+    })
+    if (inList(dstIps, s.localAddress.ip) && portOk && inList(srcIps, s.conn.source.ip)) return { cluster: strAt(r, 'cluster'), how: 'deprecated_v1 route' }
+  }
+  return { cluster: null, how: 'no deprecated_v1 route matched' }
+}
+
+function traceTcpProxy(s: State, chain: FilterChain, f: NetworkFilter, tp: TcpProxy, findings: Finding[]): EnvoyTrace {
+  s.statPrefix.tcp = tp.statPrefix
+  const { cluster, how } = tcpRouteCluster(tp, s)
+  s.steps.push(
+    newStep('network_filter', cluster === null ? 'no_match' : 'matched', cluster === null ? `tcp_proxy (stat_prefix ${tp.statPrefix}) has no route for the connection; it is closed.` : `tcp_proxy (stat_prefix ${tp.statPrefix}) forwards to ${cluster}.`, {
+      chosen: networkFilterRef(f, `tcp_proxy → ${cluster ?? '(none)'}`),
+      decision: { filter: 'tcp_proxy', statPrefix: tp.statPrefix, cluster, how, preceding: chain.filters.filter((x) => x !== f).map((x) => x.name) },
+      findings,
+    }),
+  )
+  if (cluster === null) return finish(s, 'no_route')
+  s.result.cluster = cluster
+  return traceCluster(s, cluster, 'tcp_proxy', 'the connection')
+}
+
+// --- HTTP --------------------------------------------------------------------------------------
+
+function routeConfigFor(s: State, hcm: HttpConnectionManager): { rc: RouteConfiguration | null; step: TraceStep } {
+  const rs = hcm.routeSource
+  if (rs.kind === 'route_config') {
+    return { rc: rs.routeConfig, step: newStep('route_config', 'matched', `Inline route configuration ${rs.routeConfig.name || '(unnamed)'}.`, { chosen: routeConfigRef(rs.routeConfig), decision: { source: 'inline', name: rs.routeConfig.name, ignorePortInHostMatching: rs.routeConfig.ignorePortInHostMatching } }) }
+  }
+  if (rs.kind === 'rds') {
+    const rc = envoyIndex(s.model).routeConfigsByName.get(rs.routeConfigName) ?? null
+    if (!rc) {
+      return {
+        rc: null,
+        step: newStep('route_config', 'unresolved', `Route configuration ${rs.routeConfigName} (RDS) is not in the snapshot.`, {
+          decision: { source: 'rds', name: rs.routeConfigName, routesInSnapshot: s.model.present.routes },
+          findings: [envoyFinding('unknown-extension', { where: s.model.present.routes ? 'RDS (route configuration missing from the routes dump)' : 'snapshot (no routes dump)', typeUrl: `route config ${rs.routeConfigName}` })],
+        }),
+      }
+    }
+    return { rc, step: newStep('route_config', 'matched', `Route configuration ${rc.name} (RDS).`, { chosen: routeConfigRef(rc), decision: { source: 'rds', name: rc.name, ignorePortInHostMatching: rc.ignorePortInHostMatching, ...(rc.vhostHeader ? { vhostHeader: rc.vhostHeader } : {}) } }) }
+  }
+  const what = rs.kind === 'scoped_routes' ? 'scoped_routes' : 'no route source'
+  return { rc: null, step: newStep('route_config', 'unresolved', `The HTTP connection manager uses ${what}, which mesh-trace does not model.`, { decision: { source: rs.kind }, findings: [envoyFinding('unknown-extension', { where: 'HTTP connection manager', typeUrl: what })] }) }
+}
+
+function virtualServiceName(config: string | null): string | null {
+  if (!config) return null
+  const parts = config.split('/')
+  const i = parts.indexOf('virtual-service')
+  return i >= 0 && parts[i + 1] ? parts[i + 1] : parts[parts.length - 1]
+}
+
+function traceHcm(s: State, chain: FilterChain, f: NetworkFilter, hcm: HttpConnectionManager, findings: Finding[], http: HttpFacts | undefined, opts: { randomValue?: number }): EnvoyTrace {
+  s.statPrefix.http = hcm.statPrefix
+  const routeSourceText = hcm.routeSource.kind === 'rds' ? `RDS "${hcm.routeSource.routeConfigName}"` : hcm.routeSource.kind === 'route_config' ? `inline route_config "${hcm.routeSource.routeConfig.name}"` : hcm.routeSource.kind
+  const nfFindings = [...findings]
+  if (!http) nfFindings.push(envoyFinding('hcm-for-tcp-request', { chain: filterChainName(chain) }))
+  const nfStep = newStep('network_filter', 'matched', `HTTP connection manager (stat_prefix ${hcm.statPrefix}), routes from ${routeSourceText}.`, {
+    chosen: networkFilterRef(f, `stat_prefix ${hcm.statPrefix}, ${routeSourceText}`),
+    decision: {
+      filter: 'http_connection_manager',
+      statPrefix: hcm.statPrefix,
+      routeSource: hcm.routeSource.kind === 'rds' ? { rds: hcm.routeSource.routeConfigName } : hcm.routeSource.kind === 'route_config' ? { inline: hcm.routeSource.routeConfig.name } : { kind: hcm.routeSource.kind },
+      httpFilters: hcm.httpFilters.map((x) => x.name),
+      preceding: chain.filters.filter((x) => x !== f).map((x) => x.name),
+      ...(http ? {} : { httpExpected: true }),
+    },
+    findings: nfFindings,
+  })
+  s.steps.push(nfStep)
+  const { rc, step } = routeConfigFor(s, hcm)
+  s.steps.push(step)
+  if (rc) s.result.routeConfig = rc.name
+  if (!rc) return finish(s, 'unknown')
+  if (!http) return finish(s, 'unknown')
+
+  // Host header: strip_any_host_port / strip_matching_host_port change the header itself.
+  const headers: Record<string, string> = {}
+  for (const [k, v] of Object.entries(http.headers)) headers[k.toLowerCase()] = v
+  const host = headers.host ?? headers[':authority']
+  if (host !== undefined) {
+    let h = host
+    if (hcm.stripAnyHostPort) h = stripPort(h)
+    else if (hcm.stripMatchingHostPort && h.slice(stripPort(h).length + 1) === String(s.localAddress.port)) h = stripPort(h)
+    headers.host = h
+  }
+  const vhSel = selectVirtualHost(rc, headers)
+  if (!vhSel.chosen) {
+    const shown = vhSel.key ?? '(no Host header)'
+    s.steps.push(
+      newStep('virtual_host', 'no_match', `No virtual host of ${rc.name} has domain ${shown}: 404 NR.`, {
+        decision: { host: vhSel.key, responseCode: 404, responseFlag: 'NR', otherVirtualHosts: vhSel.otherCount },
+        rejected: vhSel.rejected,
+        findings: [envoyFinding('host-header-no-domain', { routeConfig: rc.name, host: shown, closest: vhSel.closest.join(', ') || '(none)' })],
+      }),
+    )
+    return finish(s, 'no_route')
+  }
+  const vh = vhSel.chosen
+  s.result.virtualHost = vh.name
+  s.steps.push(
+    newStep('virtual_host', 'matched', `Virtual host ${vh.name} matches ${vhSel.key ?? '(any host)'} (${vhSel.how?.replace('_', ' ')} ${vhSel.domain}).`, {
+      chosen: virtualHostRef(vh),
+      decision: { host: vhSel.key, matchedDomain: vhSel.domain, how: vhSel.how, otherVirtualHosts: vhSel.otherCount },
+      evidence: [{ field: rc.vhostHeader ? `header ${rc.vhostHeader}` : 'host', expected: vhSel.domain ?? '*', actual: vhSel.key ?? '(absent)' }],
+      rejected: vhSel.rejected,
+    }),
+  )
+  const view = headerView(headers)
+  view.set(':method', [http.method])
+  view.set(':path', [http.path])
+  view.set(':scheme', [http.scheme])
+  if (headers.host !== undefined) view.set(':authority', [headers.host])
+  const tlsPeer = s.conn.transportProtocol === 'tls' && chain.transportSocket !== null && s.conn.direction === 'inbound'
+  const req: RouteRequest = { method: http.method, path: http.path, headers: view, scheme: http.scheme, tls: { presented: tlsPeer, validated: tlsPeer } }
+  const randomValue = opts.randomValue ?? 0
+  const rSel = selectRoute(vh, req, { randomValue })
+  if (rSel.unresolved) {
+    s.steps.push(
+      newStep('route', 'unresolved', `Route ${routeName(rSel.unresolved.route)} of ${vh.name} uses ${rSel.unresolved.what}, which mesh-trace does not model.`, {
+        rejected: rSel.rejected,
+        findings: [envoyFinding('unknown-extension', { where: `route ${routeName(rSel.unresolved.route)}`, typeUrl: rSel.unresolved.what })],
+      }),
+    )
+    return finish(s, 'unknown')
+  }
+  const fractionFindings = [...rSel.fractionSkipped.map((r) => ({ r, on: false })), ...(rSel.probabilistic && rSel.chosen ? [{ r: rSel.chosen, on: true }] : [])].map(({ r, on }) => {
+    const dv = isObject(r.match.runtime_fraction) ? r.match.runtime_fraction : {}
+    return envoyFinding('runtime-fraction-assumed', {
+      route: routeName(r),
+      fraction: JSON.stringify(isObject(dv) ? dv.default_value ?? {} : {}),
+      random: randomValue,
+      outcome: on ? 'it matches' : 'it is skipped',
+    })
+  })
+  if (!rSel.chosen) {
+    s.steps.push(
+      newStep('route', 'no_match', `No route of ${vh.name} matches ${http.method} ${http.path}: 404 NR.`, {
+        decision: { responseCode: 404, responseFlag: 'NR' },
+        rejected: rSel.rejected,
+        findings: [...fractionFindings, envoyFinding('no-route-match', { virtualHost: vh.name, path: http.path })],
+      }),
+    )
+    return finish(s, 'no_route')
+  }
+  const route = rSel.chosen
+  s.result.route = routeName(route)
+  nfStep.findings.push(...httpFilterFindings(hcm.httpFilters, route))
+  return traceRouteAction(s, vh, route, req, rSel.evidence, rSel.rejected, fractionFindings, randomValue, opts)
+}
+
+function traceRouteAction(
+  s: State,
+  vh: VirtualHost,
+  route: Route,
+  req: RouteRequest,
+  evidence: TraceStep['evidence'],
+  rejected: TraceStep['rejected'],
+  findings: Finding[],
+  randomValue: number,
+  opts: { randomValue?: number },
+): EnvoyTrace {
+  const decision: Record<string, unknown> = { action: route.action.kind }
+  const vs = virtualServiceName(route.istioConfig)
+  if (vs) {
+    decision.virtualService = vs
+    decision.istioConfig = route.istioConfig
+  }
+  const base = { chosen: routeRef(route), decision, evidence, rejected, findings }
+  const action = route.action
+  if (action.kind === 'redirect') {
+    const r = computeRedirect(route, action.config, req)
+    Object.assign(decision, { responseCode: r.status, location: r.location })
+    s.steps.push(newStep('route', 'matched', `Route ${routeName(route)} redirects: ${r.status} to ${r.location}.`, base))
+    return finish(s, 'redirect')
+  }
+  if (action.kind === 'direct_response') {
+    Object.assign(decision, { responseCode: action.status, ...(action.body !== null ? { body: action.body } : {}) })
+    if (vh.name === 'block_all') findings.push(envoyFinding('blackhole-registry-only', { what: 'the request', cluster: 'block_all (direct_response 502)' }))
+    else findings.push(envoyFinding('direct-response', { status: action.status }))
+    s.steps.push(newStep('route', 'matched', `Route ${routeName(route)} answers ${action.status} directly (direct_response).`, base))
+    return finish(s, 'direct_response')
+  }
+  if (action.kind !== 'route') {
+    s.steps.push(newStep('route', 'unresolved', `Route ${routeName(route)} has a ${action.kind} action, which mesh-trace does not model.`, { ...base, findings: [...findings, envoyFinding('unknown-extension', { where: `route ${routeName(route)}`, typeUrl: action.kind })] }))
+    return finish(s, 'unknown')
+  }
+  Object.assign(decision, routeActionExtras(action.config))
+  const newPath = rewritePath(route, action.config, req.path)
+  const newHost = rewriteHost(action.config, req)
+  if (newPath !== null) decision.pathRewrite = newPath
+  if (newHost !== null) decision.hostRewrite = newHost
+  if (action.config.auto_host_rewrite === true) decision.autoHostRewrite = true
+  let cluster: string | null = null
+  let via = 'cluster'
+  const spec = action.cluster
+  if (spec.kind === 'cluster') cluster = spec.name
+  else if (spec.kind === 'cluster_header') {
+    via = `cluster_header ${spec.header}`
+    cluster = (req.headers.get(spec.header) ?? []).join(',')
+    decision.clusterHeader = spec.header
+  } else if (spec.kind === 'weighted_clusters') {
+    const pick = pickWeightedCluster(spec.clusters, spec.totalWeight, randomValue)
+    decision.weightedClusters = pick.weights
+    decision.randomValue = randomValue
+    cluster = pick.chosen ? (pick.chosen.clusterHeader ? (req.headers.get(pick.chosen.clusterHeader.toLowerCase()) ?? []).join(',') : pick.chosen.name) : null
+    via = 'weighted_clusters'
+    if (spec.clusters.length > 1) {
+      findings.push(envoyFinding('weighted-cluster-pick', { weights: pick.weights.map((w) => `${w.name} ${w.percent}%`).join(', '), random: opts.randomValue ?? `${randomValue} (default; pass --random-value)`, cluster: cluster ?? '(none)' }))
+    }
+  } else {
+    s.steps.push(newStep('route', 'unresolved', `Route ${routeName(route)} picks its cluster with a cluster_specifier_plugin, which mesh-trace does not model.`, { ...base, findings: [...findings, envoyFinding('unknown-extension', { where: `route ${routeName(route)}`, typeUrl: 'cluster_specifier_plugin' })] }))
+    return finish(s, 'unknown')
+  }
+  decision.cluster = cluster
+  s.steps.push(newStep('route', 'matched', `Route ${routeName(route)}${vs ? ` (VirtualService ${vs})` : ''} sends ${req.method} ${req.path} to ${cluster ?? '(no cluster)'}.`, base))
+  if (cluster === null) return finish(s, 'no_route')
+  s.result.cluster = cluster
+  return traceCluster(s, cluster, via, 'the request')
+}
+
+// --- cluster and endpoints ---------------------------------------------------------------------
+
+function traceCluster(s: State, name: string, via: string, what: string): EnvoyTrace {
+  const lookup = lookupCluster(s.model, name, via)
+  s.steps.push(lookup.step)
+  if (!lookup.cluster) return finish(s, s.model.present.clusters ? 'no_route' : 'unknown')
+  if (lookup.step.outcome === 'unresolved') return finish(s, 'unknown')
+  const cluster: Cluster = lookup.cluster
+  if (PASSTHROUGH_CLUSTERS.includes(cluster.name)) {
+    lookup.step.findings.push(envoyFinding('passthrough-allow-any', { cluster: cluster.name, destination: formatAddress(s.localAddress.ip, s.localAddress.port) }))
+  }
+  if (cluster.name === BLACKHOLE_CLUSTER) lookup.step.decision.note = `${what} is dropped`
+  const ep = resolveEndpoints(s.model, cluster, s.localAddress)
+  s.steps.push(ep.step)
+  s.result.endpoints = ep.endpoints
+  if (ep.outcome === 'unknown') return finish(s, 'forwarded')
+  return finish(s, ep.outcome)
+}
+
+// --- name resolution from Envoy ----------------------------------------------------------------
+
+/**
+ * Resolves a host name to a VIP from the Envoy config: a virtual host of a route config for `port` that lists
+ * `host` (or `host:port`) and an IP-literal domain; else a `<VIP>_<port>` TCP listener whose tcp_proxy
+ * cluster is `outbound|<port>||<host>.…`.
+ */
+export function resolveHostFromEnvoy(model: EnvoyModel, host: string, port: number): { ip: string; fqdn?: string; source: SourceRef } | undefined {
+  const name = host.toLowerCase()
+  const wanted = [name, `${name}:${port}`]
+  const index = envoyIndex(model)
+  // Route configs serving this port: named after it, or referenced by listeners on it.
+  const configs = new Set<RouteConfiguration>()
+  const byName = index.routeConfigsByName.get(String(port))
+  if (byName) configs.add(byName)
+  for (const l of model.listeners) {
+    if (l.address?.port !== port) continue
+    for (const fc of l.filterChains) {
+      for (const f of fc.filters) {
+        const rs = f.hcm?.routeSource
+        if (rs?.kind === 'rds') {
+          const rc = index.routeConfigsByName.get(rs.routeConfigName)
+          if (rc) configs.add(rc)
+        }
+      }
+    }
+  }
+  for (const rc of model.routeConfigs) if (rc.name.endsWith(`:${port}`) || rc.name.endsWith(`_${port}`)) configs.add(rc)
+  for (const rc of configs) {
+    for (const vh of rc.virtualHosts) {
+      if (!vh.domains.some((d) => wanted.includes(d))) continue
+      const ipDomain = vh.domains.map((d) => (isIpLiteral(d) ? d : isIpLiteral(stripPort(d)) && d.endsWith(`:${port}`) ? stripPort(d) : null)).find((d): d is string => d !== null)
+      if (!ipDomain) continue
+      const names = vh.domains.map((d) => (d.endsWith(`:${port}`) ? stripPort(d) : d)).filter((d) => !isIpLiteral(d) && d !== '*' && !d.includes('*'))
+      const fqdn = names.sort((a, b) => b.length - a.length)[0]
+      return { ip: stripBrackets(ipDomain), ...(fqdn ? { fqdn } : {}), source: vh.source }
+    }
+  }
+  for (const l of model.listeners) {
+    if (l.address?.port !== port || l.state === 'warming' || l.state === 'draining') continue
+    if (l.address.ip === '0.0.0.0' || l.address.ip === '::') continue
+    for (const fc of l.filterChains) {
+      for (const f of fc.filters) {
+        const c = f.tcpProxy?.cluster
+        if (!c) continue
+        const m = /^outbound\|(\d+)\|[^|]*\|(.+)$/.exec(c)
+        if (!m || Number(m[1]) !== port) continue
+        const fqdn = m[2]
+        if (fqdn === name || fqdn.startsWith(`${name}.`)) return { ip: l.address.ip, fqdn, source: l.source }
+      }
+    }
+  }
+  return undefined
+}

@@ -1,0 +1,130 @@
+import ipaddr from 'ipaddr.js'
+
+/** An address family as iptables and ip6tables see it. */
+export type Family = 'ipv4' | 'ipv6'
+
+/** A parsed IP address: family and network-order bytes. */
+export interface IpAddress {
+  family: Family
+  /** 4 bytes (IPv4) or 16 bytes (IPv6), network order. */
+  bytes: number[]
+  /** Canonical text (`10.0.0.1`, `::1`, `::7f00:35`). */
+  text: string
+}
+
+/** A network prefix as written in `-s`/`-d` (always with a length after parsing). */
+export interface Cidr {
+  family: Family
+  /** The network address with host bits cleared. */
+  network: IpAddress
+  prefix: number
+  /** Canonical `addr/len`, as iptables-save prints it. */
+  text: string
+}
+
+/**
+ * ipaddr.js reads `::127.0.0.53` (IPv4-compatible) as `::ffff:127.0.0.53` (IPv4-mapped); the kernel does not,
+ * so the dotted tail of an IPv6 literal is rewritten into two hex groups before parsing.
+ */
+function rewriteEmbeddedIpv4(text: string): string {
+  const m = /^(.*:)(\d+\.\d+\.\d+\.\d+)$/.exec(text)
+  if (!m || !ipaddr.IPv4.isValidFourPartDecimal(m[2])) return text
+  const o = ipaddr.IPv4.parse(m[2]).octets
+  return `${m[1]}${((o[0] << 8) | o[1]).toString(16)}:${((o[2] << 8) | o[3]).toString(16)}`
+}
+
+/** Parses one IPv4 or IPv6 address (no mask, no zone); throws an Error for anything else. */
+export function parseIpAddress(text: string): IpAddress {
+  const t = text.trim()
+  if (ipaddr.IPv4.isValidFourPartDecimal(t)) {
+    const a = ipaddr.IPv4.parse(t)
+    return { family: 'ipv4', bytes: a.toByteArray(), text: a.toString() }
+  }
+  const v6 = rewriteEmbeddedIpv4(t)
+  if (t.includes(':') && ipaddr.IPv6.isValid(v6)) {
+    const a = ipaddr.IPv6.parse(v6)
+    return { family: 'ipv6', bytes: a.toByteArray(), text: a.toRFC5952String() }
+  }
+  throw new Error(`invalid IP address ${JSON.stringify(text)}`)
+}
+
+/** Whether a string is a literal IPv4 or IPv6 address. */
+export function isIpAddress(text: string): boolean {
+  try {
+    parseIpAddress(text)
+    return true
+  } catch {
+    return false
+  }
+}
+
+function maskBytes(bytes: number[], prefix: number): number[] {
+  return bytes.map((b, i) => {
+    const bits = Math.max(0, Math.min(8, prefix - i * 8))
+    return bits === 0 ? 0 : b & ((0xff << (8 - bits)) & 0xff)
+  })
+}
+
+function prefixFromMask(mask: IpAddress): number | null {
+  let prefix = 0
+  let ended = false
+  for (const b of mask.bytes) {
+    for (let bit = 7; bit >= 0; bit--) {
+      const set = (b >> bit) & 1
+      if (set && ended) return null
+      if (set) prefix++
+      else ended = true
+    }
+  }
+  return prefix
+}
+
+/** Parses `addr`, `addr/len` or `addr/dotted-mask` into a prefix with host bits cleared; throws an Error if invalid. */
+export function parseCidr(text: string): Cidr {
+  const slash = text.indexOf('/')
+  const addrText = slash < 0 ? text : text.slice(0, slash)
+  const address = parseIpAddress(addrText)
+  const max = address.family === 'ipv4' ? 32 : 128
+  let prefix = max
+  if (slash >= 0) {
+    const maskText = text.slice(slash + 1)
+    if (/^\d{1,3}$/.test(maskText)) prefix = Number(maskText)
+    else {
+      const mask = parseIpAddress(maskText)
+      const p = mask.family === address.family ? prefixFromMask(mask) : null
+      if (p === null) throw new Error(`invalid mask ${JSON.stringify(maskText)}`)
+      prefix = p
+    }
+    if (prefix > max) throw new Error(`invalid prefix length ${prefix}`)
+  }
+  const bytes = maskBytes(address.bytes, prefix)
+  const network = { family: address.family, bytes, text: bytesToText(address.family, bytes) }
+  return { family: address.family, network, prefix, text: `${network.text}/${prefix}` }
+}
+
+function bytesToText(family: Family, bytes: number[]): string {
+  return family === 'ipv4' ? bytes.join('.') : (ipaddr.fromByteArray(bytes) as ipaddr.IPv6).toRFC5952String()
+}
+
+/** Whether an address lies inside a prefix (always false across families). */
+export function cidrContains(cidr: Cidr, address: IpAddress): boolean {
+  if (cidr.family !== address.family) return false
+  const masked = maskBytes(address.bytes, cidr.prefix)
+  return masked.every((b, i) => b === cidr.network.bytes[i])
+}
+
+/** Whether an address is loopback: 127.0.0.0/8 or ::1. */
+export function isLoopbackAddress(address: IpAddress): boolean {
+  if (address.family === 'ipv4') return address.bytes[0] === 127
+  return address.bytes.slice(0, 15).every((b) => b === 0) && address.bytes[15] === 1
+}
+
+/** Whether an address is the unspecified address 0.0.0.0 or ::. */
+export function isUnspecifiedAddress(address: IpAddress): boolean {
+  return address.bytes.every((b) => b === 0)
+}
+
+/** Whether two addresses are the same. */
+export function sameAddress(a: IpAddress, b: IpAddress): boolean {
+  return a.family === b.family && a.bytes.every((x, i) => x === b.bytes[i])
+}

@@ -1,0 +1,503 @@
+import { makeFinding } from '../trace/findings.js'
+import { newStep } from '../trace/trace.js'
+import type { Alternative, ConfigRef, Evidence, Finding, TraceStep } from '../trace/trace.js'
+import { isLoopbackAddress, parseIpAddress } from './cidr.js'
+import type { Family, IpAddress } from './cidr.js'
+import { IPTABLES_FINDINGS } from './findings.js'
+import type { IptablesFindingCode } from './findings.js'
+import type { PacketView } from './matches.js'
+import { evaluateMatch } from './matches.js'
+import { DEFAULT_PROXY_UID, detectMesh, portMeaning } from './mesh.js'
+import type { Mesh } from './mesh.js'
+import type { Rule, Ruleset, Table } from './model.js'
+import { formatPortRange } from './port-range.js'
+import { walkTable } from './walk.js'
+import type { MutableState, RuleHit, WalkResult } from './walk.js'
+
+/** One connection as netfilter sees its first packet. */
+export interface Connection {
+  direction: 'outbound' | 'inbound'
+  protocol: 'tcp' | 'udp'
+  srcIp: string
+  srcPort: number
+  dstIp: string
+  dstPort: number
+  /** Outbound: owner of the local socket (absent → an application uid that is not the proxy's, and the trace says so). */
+  uid?: number
+  gid?: number
+  /** The pod's own IPs: outbound to these or 127/8 or ::1 leaves via `lo`, otherwise `eth0`; inbound arrives on `eth0`. */
+  podIps: string[]
+  /** The packet mark the socket sets (SO_MARK), 0 when absent. */
+  mark?: number
+}
+
+/** What netfilter did to the connection, step by step, and where it now goes. */
+export interface IptablesTrace {
+  /** Stage `iptables`: the nat decision and every other (table, hook) pass that did something. */
+  steps: TraceStep[]
+  /** Whether the sidecar captured the connection; null only when an unknown construct or unsupported ruleset decided it. */
+  intercepted: boolean | null
+  /** REDIRECT --to-ports / TPROXY --on-port / DNAT port; null when not intercepted. */
+  redirectPort: number | null
+  dropped: boolean
+  /** The socket address the connection now reaches; null when not intercepted. */
+  delivered: { ip: string; port: number } | null
+  /** What SO_ORIGINAL_DST returns to the proxy. */
+  originalDst: { ip: string; port: number }
+  mesh: Mesh
+}
+
+/** Optional facts about the pod that sharpen the trace. */
+export interface TraceIptablesContext {
+  /** The istio-proxy container's runAsUser. */
+  runAsUser?: number
+  /** The proxy uid the mesh was configured with (wins over runAsUser). */
+  proxyUid?: number
+  /** Where the rules came from: `init-log`, `cni` (rebuilt from annotations), `exec`, `file`. */
+  origin?: string
+}
+
+type Pass = { table: string; hook: string; phase: 'local-out' | 'arrive' | 'lo-reentry' }
+
+const OUT_PASSES: Pass[] = [
+  { table: 'raw', hook: 'OUTPUT', phase: 'local-out' },
+  { table: 'mangle', hook: 'OUTPUT', phase: 'local-out' },
+  { table: 'nat', hook: 'OUTPUT', phase: 'local-out' },
+  { table: 'filter', hook: 'OUTPUT', phase: 'local-out' },
+  { table: 'security', hook: 'OUTPUT', phase: 'local-out' },
+  { table: 'mangle', hook: 'POSTROUTING', phase: 'local-out' },
+  { table: 'nat', hook: 'POSTROUTING', phase: 'local-out' },
+]
+
+function arrivePasses(phase: Pass['phase']): Pass[] {
+  return [
+    { table: 'raw', hook: 'PREROUTING', phase },
+    { table: 'mangle', hook: 'PREROUTING', phase },
+    { table: 'nat', hook: 'PREROUTING', phase },
+    { table: 'mangle', hook: 'INPUT', phase },
+    { table: 'filter', hook: 'INPUT', phase },
+    { table: 'security', hook: 'INPUT', phase },
+    { table: 'nat', hook: 'INPUT', phase },
+  ]
+}
+
+function ruleName(r: Rule): string {
+  return `${r.chain} #${r.index}`
+}
+
+function ruleRef(rs: Ruleset, r: Rule): ConfigRef {
+  return { kind: 'rule', name: ruleName(r), source: { file: rs.file, line: r.line }, excerpt: r.text }
+}
+
+function addrPort(ip: string, port: number, family: Family): string {
+  return family === 'ipv6' ? `[${ip}]:${port}` : `${ip}:${port}`
+}
+
+/** Picks an application uid or gid for a socket whose owner is unknown: 1000 unless the rules name it. */
+function assumeAppId(rs: Ruleset, field: 'uid' | 'gid', avoid: number | null): number {
+  const ranges = [...rs.tables.values()].flatMap((t) => [...t.chains.values()].flatMap((c) => c.rules.flatMap((r) => r.matches)))
+    .flatMap((m) => (m.kind === 'owner' && m.field === field && m.range ? [m.range] : []))
+  for (let id = 1000; ; id++) if (id !== avoid && !ranges.some((r) => id >= r.min && id <= r.max)) return id
+}
+
+function ownerUidsExempted(nat: Table | undefined): number[] {
+  if (!nat) return []
+  const out = new Set<number>()
+  for (const c of nat.chains.values())
+    for (const r of c.rules)
+      if (r.target?.kind === 'verdict' && (r.target.verdict === 'RETURN' || r.target.verdict === 'ACCEPT'))
+        for (const m of r.matches) if (m.kind === 'owner' && m.field === 'uid' && !m.negated && m.range && m.range.min === m.range.max) out.add(m.range.min)
+  return [...out]
+}
+
+/**
+ * Simulates the first packet of a connection through netfilter (raw → mangle → nat → filter, per hook, as
+ * iptables-semantics.md §2 describes) and explains every decision with the rules that made it.
+ */
+export function traceIptables(rules: { v4?: Ruleset; v6?: Ruleset }, conn: Connection, ctx: TraceIptablesContext = {}): IptablesTrace {
+  const dst = parseIpAddress(conn.dstIp)
+  const src = parseIpAddress(conn.srcIp)
+  const family = dst.family
+  const rs = family === 'ipv4' ? rules.v4 : rules.v6
+  const originalDst = { ip: dst.text, port: conn.dstPort }
+  const mesh = detectMesh(rs)
+  const base: IptablesTrace = { steps: [], intercepted: null, redirectPort: null, dropped: false, delivered: null, originalDst, mesh }
+  const F = (code: IptablesFindingCode, params: Record<string, string | number> = {}): Finding => makeFinding(IPTABLES_FINDINGS, code, params)
+
+  if (!rs) {
+    base.steps.push(
+      newStep('iptables', 'unresolved', `No ${family === 'ipv4' ? 'IPv4 (iptables)' : 'IPv6 (ip6tables)'} rules were given, so what netfilter does to this ${family} connection is unknown.`, {
+        decision: { family, reason: 'no-rules-for-family' },
+      }),
+    )
+    return base
+  }
+  if (rs.unsupported) {
+    const code = rs.unsupported.kind === 'nftables' ? 'nftables-not-simulated' : 'ambient-mode'
+    base.steps.push(
+      newStep('iptables', 'unresolved', rs.unsupported.kind === 'nftables' ? 'The pod uses nftables, which mesh-trace does not simulate.' : 'The pod is in Istio ambient mode (ztunnel), which mesh-trace does not simulate.', {
+        decision: { unsupported: rs.unsupported.kind, mesh },
+        findings: [F(code, { message: rs.unsupported.message })],
+      }),
+    )
+    return base
+  }
+
+  const podIps = conn.podIps.map((p) => parseIpAddress(p))
+  const podIpSameFamily = podIps.find((p) => p.family === family)
+  const isLocal = (a: IpAddress) => isLoopbackAddress(a) || podIps.some((p) => p.family === a.family && p.bytes.every((x, i) => x === a.bytes[i]))
+  const proxyUid = ctx.proxyUid ?? ctx.runAsUser ?? DEFAULT_PROXY_UID[mesh]
+  const uidAssumed = conn.direction === 'outbound' && conn.uid === undefined
+  const gidAssumed = conn.direction === 'outbound' && conn.gid === undefined && conn.uid === undefined
+  const uid = conn.uid ?? assumeAppId(rs, 'uid', proxyUid)
+  const gid = conn.gid ?? (conn.uid !== undefined ? conn.uid : assumeAppId(rs, 'gid', proxyUid))
+  const loopback = parseIpAddress(family === 'ipv4' ? '127.0.0.1' : '::1')
+
+  const leadFindings: Finding[] = []
+  if (ctx.origin === 'cni') leadFindings.push(F('rules-inferred', { origin: 'istio-cni' }))
+  if (rs.form !== 'save') leadFindings.push(F('rules-intended', { form: rs.form === 'restore' ? 'iptables-restore input' : 'a list of iptables commands' }))
+  if (rs.partial) leadFindings.push(F('rules-partial', { note: rs.notes.find((n) => /failed setup/.test(n)) ?? rs.notes.join(' ') }))
+  if (rs.legacyTablesPresent) leadFindings.push(F('legacy-tables-hidden'))
+  if (uidAssumed) leadFindings.push(F('owner-uid-assumed', { uid }))
+  const nat = rs.tables.get('nat')
+  if (!nat || detectMesh({ ...rs, tables: new Map([['nat', nat]]) }) === 'unknown') {
+    leadFindings.push(F('rules-empty', { what: 'mesh chains (ISTIO_*, KUMA_*, CONSUL_*, PROXY_*)' }))
+  }
+  if (ctx.proxyUid !== undefined || ctx.runAsUser !== undefined) {
+    const exempt = ownerUidsExempted(nat)
+    if (exempt.length > 0 && proxyUid !== null && !exempt.includes(proxyUid)) leadFindings.push(F('proxy-uid-mismatch', { ruleUids: exempt.join(', '), proxyUid }))
+  }
+
+  const state: MutableState = { mark: (conn.mark ?? 0) >>> 0, ctmark: 0, ctZone: null, untracked: false, ctAttached: false }
+  let curDst = dst
+  let curDport = conn.dstPort
+  let ctstates = ['NEW']
+  let intercepted: boolean | null = false
+  let redirectPort: number | null = null
+  let delivered: IptablesTrace['delivered'] = null
+  let dropped = false
+  let unresolved = false
+  const notes: string[] = []
+  const steps: TraceStep[] = []
+  let natStep: TraceStep | null = null
+
+  const packetFor = (pass: Pass): PacketView => {
+    const out = pass.phase === 'local-out'
+    const outIface = isLocal(curDst) ? 'lo' : 'eth0'
+    return {
+      family,
+      protocol: conn.protocol,
+      src,
+      dst: curDst,
+      sport: conn.srcPort,
+      dport: curDport,
+      inIface: out ? null : pass.phase === 'lo-reentry' ? 'lo' : 'eth0',
+      outIface: out ? outIface : null,
+      // xt_owner is only valid in OUTPUT/POSTROUTING; an arriving packet has no local socket.
+      owner: out ? { uid, gid, uidAssumed, gidAssumed } : null,
+      mark: state.mark,
+      ctmark: state.ctmark,
+      ctstates,
+      localAddresses: podIps,
+    }
+  }
+
+  const isDecisionPass = (p: Pass) =>
+    p.table === 'nat' && ((conn.direction === 'outbound' && p.hook === 'OUTPUT' && p.phase === 'local-out') || (conn.direction === 'inbound' && p.hook === 'PREROUTING'))
+
+  const passes = conn.direction === 'outbound' ? [...OUT_PASSES] : arrivePasses('arrive')
+  for (let pi = 0; pi < passes.length; pi++) {
+    const pass = passes[pi]
+    if (pass.table === 'nat' && state.untracked) {
+      notes.push(`nat ${pass.hook} is not consulted: the connection is untracked (NOTRACK/CT --notrack in raw).`)
+      continue
+    }
+    if (pass.table === 'nat' && pass.phase === 'lo-reentry') {
+      notes.push(`On re-entry over lo, nat ${pass.hook} is not consulted: the connection's conntrack entry already exists (nat sees only the first packet of a new connection, in OUTPUT).`)
+      continue
+    }
+    const table = rs.tables.get(pass.table)
+    const pkt = packetFor(pass)
+    const walk: WalkResult | null = table ? walkTable(table, pass.hook, pkt, state) : null
+    const decision = isDecisionPass(pass)
+    const step = explainPass(rs, pass, walk, pkt, mesh, conn.direction, decision)
+    if (!walk) {
+      if (decision) {
+        natStep = step
+        steps.push(step)
+      }
+      continue
+    }
+    const end = walk.end
+    if (end.kind === 'unresolved') {
+      unresolved = true
+      step.findings.push(F('unresolved-construct', { construct: end.construct, where: `${ruleName(end.hit.rule)} (${rs.file}:${end.hit.rule.line})` }))
+      steps.push(step)
+      if (decision) natStep = step
+      break
+    }
+    if (end.kind === 'terminal') {
+      const t = end.target
+      if (t.kind === 'verdict' && (t.verdict === 'DROP' || t.verdict === 'REJECT')) dropped = true
+      if (t.kind === 'redirect' || t.kind === 'dnat') {
+        const port = t.toPorts ? t.toPorts.min : curDport
+        let ip: IpAddress
+        if (t.kind === 'redirect') {
+          // libxt_REDIRECT: locally generated packets go to 127.0.0.1/::1; arriving ones to the incoming interface's primary address.
+          ip = pass.phase === 'local-out' ? loopback : pass.phase === 'lo-reentry' ? loopback : podIpSameFamily ?? curDst
+          if (pass.phase === 'arrive' && !podIpSameFamily) notes.push(`No ${family} pod IP was given; the primary address of eth0 is taken to be the destination ${curDst.text}.`)
+        } else ip = t.toAddress ? parseIpAddress(t.toAddress) : curDst
+        curDst = ip
+        curDport = port
+        ctstates = ['NEW', 'DNAT']
+        step.decision.newDestination = addrPort(ip.text, port, family)
+        if (t.kind === 'redirect' || isLocal(ip)) {
+          intercepted = true
+          redirectPort = port
+          delivered = { ip: ip.text, port }
+        }
+        if (t.toPorts && t.toPorts.min !== t.toPorts.max) notes.push(`REDIRECT/DNAT names a port range (${formatPortRange(t.toPorts)}); the kernel picks a free port in it, usually the first (${t.toPorts.min}).`)
+      }
+      if (t.kind === 'tproxy') {
+        // xt_TPROXY delivers to a local socket without rewriting the header; with --on-ip 0.0.0.0 the original address stays.
+        const onIp = t.onIp && !/^(0\.0\.0\.0|::)$/.test(t.onIp) ? t.onIp : curDst.text
+        const port = t.onPort === 0 ? curDport : t.onPort
+        state.mark = ((state.mark & ~t.markMask) ^ t.markValue) >>> 0
+        intercepted = true
+        redirectPort = port
+        delivered = { ip: onIp, port }
+        step.decision.newDestination = addrPort(onIp, port, family)
+        step.findings.push(F('tproxy-routing', { port, mark: `0x${t.markValue.toString(16)}`, table: 133 }))
+      }
+    }
+    if (end.kind === 'policy' && end.policy === 'DROP') dropped = true
+    const interesting = decision || end.kind === 'terminal' || walk.actions.length > 0 || (end.kind === 'policy' && end.policy === 'DROP')
+    const trivialAccept = !decision && end.kind === 'terminal' && end.target.kind === 'verdict' && end.target.verdict === 'ACCEPT' && walk.actions.length === 0 && false
+    if (interesting && !trivialAccept) steps.push(step)
+    if (decision) natStep = step
+    if (dropped) break
+    // After the local-out passes, a packet to a local address loops back over lo and arrives again.
+    if (conn.direction === 'outbound' && pi === passes.length - 1 && pass.phase === 'local-out' && isLocal(curDst)) {
+      passes.push(...arrivePasses('lo-reentry'))
+    }
+  }
+
+  if (unresolved) intercepted = null
+  if (dropped) {
+    intercepted = false
+    delivered = null
+  }
+  const head = natStep ?? steps[0]
+  if (head) {
+    if (notes.length > 0) head.decision.notes = [...((head.decision.notes as string[] | undefined) ?? []), ...notes]
+    head.findings.unshift(...leadFindings)
+    if (natStep && intercepted === true && redirectPort !== null) {
+      if (conn.dstPort === 53 && redirectPort === 15053) {
+        natStep.findings.push(F('dns-captured', { destination: addrPort(dst.text, 53, family), port: redirectPort, meaning: portMeaning(mesh, redirectPort, conn.direction) }))
+      }
+      if (conn.direction === 'outbound' && conn.uid !== undefined && proxyUid !== null && conn.uid !== proxyUid && redirectPort !== 15053) {
+        natStep.findings.push(F('captured-before-proxy-ready', { uid: conn.uid, port: redirectPort, proxyUid }))
+      }
+    }
+    if (natStep && intercepted === false && !dropped) {
+      const chosen = natStep.chosen
+      const reason =
+        chosen?.kind === 'rule'
+          ? `${chosen.name} (${chosen.source.file}:${chosen.source.line}, "${chosen.excerpt}") returns it before any capture rule`
+          : `no rule in nat ${conn.direction === 'outbound' ? 'OUTPUT' : 'PREROUTING'} captures it`
+      natStep.findings.push(F('not-intercepted', { reason }))
+    }
+    if (natStep && intercepted === true && nat) {
+      const shadow = findShadowedExclude(nat, natStep, packetForShadow(conn, src, dst, uid, gid, uidAssumed, gidAssumed, podIps, isLocal(dst)))
+      if (shadow) natStep.findings.push(F('exclude-shadowed', shadow))
+    }
+  } else {
+    // Nothing to show: no table did anything. Record one passed step so the stage still appears.
+    const s = newStep('iptables', 'passed', 'No iptables rule touched the connection.', { findings: leadFindings })
+    steps.push(s)
+  }
+  return { steps, intercepted, redirectPort: intercepted === false ? null : redirectPort, dropped, delivered: intercepted ? delivered : null, originalDst, mesh }
+}
+
+function packetForShadow(conn: Connection, src: IpAddress, dst: IpAddress, uid: number, gid: number, uidAssumed: boolean, gidAssumed: boolean, podIps: IpAddress[], local: boolean): PacketView {
+  const out = conn.direction === 'outbound'
+  return {
+    family: dst.family,
+    protocol: conn.protocol,
+    src,
+    dst,
+    sport: conn.srcPort,
+    dport: conn.dstPort,
+    inIface: out ? null : 'eth0',
+    outIface: out ? (local ? 'lo' : 'eth0') : null,
+    owner: out ? { uid, gid, uidAssumed, gidAssumed } : null,
+    mark: conn.mark ?? 0,
+    ctmark: 0,
+    ctstates: ['NEW'],
+    localAddresses: podIps,
+  }
+}
+
+/** An exclusion (RETURN/ACCEPT on this destination or port) that sits after the rule that captured the connection. */
+function findShadowedExclude(nat: Table, natStep: TraceStep, pkt: PacketView): Record<string, string> | null {
+  const path = (natStep.decision.chainPath as string[] | undefined) ?? []
+  const decidingName = natStep.chosen?.name ?? ''
+  for (const chainName of path) {
+    const chain = nat.chains.get(chainName)
+    if (!chain) continue
+    const hitIndexInChain = (natStep.decision.pathRules as string[] | undefined)?.find((n) => n.startsWith(`${chainName} #`)) ?? (decidingName.startsWith(`${chainName} #`) ? decidingName : undefined)
+    const after = hitIndexInChain ? Number(hitIndexInChain.split('#')[1]) : 0
+    for (const r of chain.rules.slice(after)) {
+      if (!(r.target?.kind === 'verdict' && (r.target.verdict === 'RETURN' || r.target.verdict === 'ACCEPT'))) continue
+      const specific = r.matches.some((m) => !m.negated && (m.kind === 'destination' || m.kind === 'port' || m.kind === 'multiport'))
+      if (!specific) continue
+      if (r.matches.every((m) => evaluateMatch(m, pkt).kind === 'ok')) {
+        return {
+          excludeRule: `${r.chain} #${r.index} (line ${r.line})`,
+          excludeText: r.text,
+          decidingRule: hitIndexInChain ?? decidingName,
+          decidingText: natStep.chosen?.excerpt ?? '',
+        }
+      }
+    }
+  }
+  return null
+}
+
+const hex = (n: number) => `0x${(n >>> 0).toString(16)}`
+
+function describeTarget(hitTarget: NonNullable<Rule['target']>, mesh: Mesh, direction: 'outbound' | 'inbound', curPort: number): string {
+  switch (hitTarget.kind) {
+    case 'redirect': {
+      const port = hitTarget.toPorts ? hitTarget.toPorts.min : curPort
+      return `REDIRECTs to ${port} (${portMeaning(mesh, port, direction)})`
+    }
+    case 'dnat':
+      return `DNATs to ${hitTarget.toAddress ?? '(same address)'}${hitTarget.toPorts ? ':' + formatPortRange(hitTarget.toPorts) : ''}`
+    case 'tproxy': {
+      const port = hitTarget.onPort === 0 ? curPort : hitTarget.onPort
+      return `TPROXYs to ${port} (${portMeaning(mesh, port, direction)}) and sets mark ${hex(hitTarget.markValue)}`
+    }
+    case 'snat':
+      return `rewrites the source (${hitTarget.name})`
+    case 'verdict':
+      return hitTarget.verdict === 'ACCEPT' ? 'ACCEPTs it (this table is done)' : `${hitTarget.verdict}s the connection`
+    default:
+      return hitTarget.kind
+  }
+}
+
+function evidenceOf(hit: RuleHit): Evidence[] {
+  const pathEv = hit.path.flatMap((p) => p.evidence.map((e) => ({ ...e, field: `${ruleName(p.rule)} ${e.field}` })))
+  return [...pathEv, ...hit.evidence]
+}
+
+function rejectedOf(rs: Ruleset, walk: WalkResult, hit: RuleHit | undefined): Alternative[] {
+  const skip = new Set(hit ? [hit.entry, ...hit.path.map((p) => p.entry)] : [])
+  return walk.evaluated.filter((e) => !skip.has(e)).map((e) => ({ candidate: ruleRef(rs, e.rule), reason: e.reason, evidence: e.evidence }))
+}
+
+function brief(ev: Evidence[]): string {
+  return ev.filter((e) => e.field !== 'comment').map((e) => `${e.field} ${e.actual.replace(/ \(assumed.*\)$/, '')}`).join(', ')
+}
+
+/** Builds the TraceStep of one (table, hook) pass. */
+function explainPass(rs: Ruleset, pass: Pass, walk: WalkResult | null, pkt: PacketView, mesh: Mesh, direction: 'outbound' | 'inbound', decisionPass: boolean): TraceStep {
+  const where = `${pass.table} ${pass.hook}${pass.phase === 'lo-reentry' ? ' (looped back over lo)' : ''}`
+  const iface = pkt.outIface !== null ? { outInterface: pkt.outIface } : { inInterface: pkt.inIface }
+  const baseDecision = { table: pass.table, hook: pass.hook, ...iface, mesh }
+  if (!walk) {
+    return newStep('iptables', 'passed', `${where}: the ${pass.table} table is empty, so the connection passes unchanged${decisionPass ? ' — not intercepted' : ''}.`, {
+      decision: { ...baseDecision, chainPath: [pass.hook], target: 'ACCEPT (no table)' },
+    })
+  }
+  const end = walk.end
+  if (end.kind === 'unresolved') {
+    return newStep('iptables', 'unresolved', `${where}: ${ruleName(end.hit.rule)} uses ${end.construct}, which mesh-trace does not simulate, so the outcome is unknown.`, {
+      chosen: ruleRef(rs, end.hit.rule),
+      decision: { ...baseDecision, chainPath: end.hit.chainPath, construct: end.construct },
+      evidence: evidenceOf(end.hit),
+      rejected: rejectedOf(rs, walk, end.hit),
+    })
+  }
+  if (end.kind === 'terminal') {
+    const hit = end.hit
+    const t = end.target
+    const action = describeTarget(t, mesh, direction, pkt.dport)
+    const last = hit.path[hit.path.length - 1]
+    const summary = last
+      ? `${where}: ${ruleName(last.rule)} jumps to ${hit.rule.chain}, ${hit.rule.index === 1 ? 'which' : `whose rule #${hit.rule.index}`} ${action}`
+      : `${where}: ${ruleName(hit.rule)} ${action}`
+    const decision: Record<string, unknown> = { ...baseDecision, chainPath: hit.chainPath, pathRules: hit.path.map((p) => ruleName(p.rule)), target: targetName(t) }
+    if (t.kind === 'redirect' || t.kind === 'tproxy' || t.kind === 'dnat') {
+      const port = t.kind === 'tproxy' ? (t.onPort === 0 ? pkt.dport : t.onPort) : t.toPorts ? t.toPorts.min : pkt.dport
+      decision.toPort = port
+      decision.portMeaning = portMeaning(mesh, port, direction)
+    }
+    const outcome = t.kind === 'verdict' && (t.verdict === 'DROP' || t.verdict === 'REJECT') ? 'dropped' : 'matched'
+    return newStep('iptables', outcome, summary + (walk.actions.length ? `; before that, ${walk.actions.map((a) => `${ruleName(a.hit.rule)} ${a.description}`).join('; ')}` : ''), {
+      chosen: ruleRef(rs, hit.rule),
+      decision,
+      evidence: evidenceOf(hit),
+      rejected: rejectedOf(rs, walk, hit),
+    })
+  }
+  // Fell off the built-in chain (or RETURNed from it): the policy decides.
+  const policy = end.policy
+  const lastAction = walk.actions[walk.actions.length - 1]
+  if (!decisionPass && lastAction) {
+    const hit = lastAction.hit
+    return newStep('iptables', policy === 'DROP' ? 'dropped' : 'matched', `${where}: ${walk.actions.map((a) => `${ruleName(a.hit.rule)} ${a.description}`).join('; ')}; then the ${pass.hook} policy ${policy} applies.`, {
+      chosen: ruleRef(rs, hit.rule),
+      decision: { ...baseDecision, chainPath: hit.chainPath, pathRules: hit.path.map((p) => ruleName(p.rule)), target: targetName(hit.rule.target!), actions: walk.actions.map((a) => ({ rule: ruleName(a.hit.rule), did: a.description })), mark: hex(pkt.mark) },
+      evidence: evidenceOf(hit),
+      rejected: rejectedOf(rs, walk, hit),
+    })
+  }
+  const policyRef: ConfigRef = {
+    kind: 'chain',
+    name: `${pass.hook} policy ${policy}`,
+    source: { file: rs.file, line: end.chain?.line || undefined },
+    excerpt: `:${pass.hook} ${policy}`,
+  }
+  if (policyRef.source.line === undefined) delete policyRef.source.line
+  const ret = end.lastReturn
+  const tail = policy === 'DROP' ? 'drops the connection' : `lets it through unchanged${decisionPass ? ' — not intercepted' : ''}`
+  const summary = ret
+    ? `${where}: ${ruleName(ret.rule)} RETURNs (${brief(ret.evidence) || 'any packet'}), so the ${pass.hook} policy ${policy} ${tail}.`
+    : `${where}: no rule decides, so the ${pass.hook} policy ${policy} ${tail}.`
+  const extra = walk.actions.length ? ` Along the way: ${walk.actions.map((a) => `${ruleName(a.hit.rule)} ${a.description}`).join('; ')}.` : ''
+  return newStep('iptables', policy === 'DROP' ? 'dropped' : 'passed', summary + extra, {
+    chosen: ret ? ruleRef(rs, ret.rule) : policyRef,
+    decision: { ...baseDecision, chainPath: ret ? ret.chainPath : [pass.hook], pathRules: ret ? ret.path.map((p) => ruleName(p.rule)) : [], target: ret ? 'RETURN' : 'policy', policy },
+    evidence: ret ? evidenceOf(ret) : [],
+    rejected: rejectedOf(rs, walk, ret),
+  })
+}
+
+function targetName(t: NonNullable<Rule['target']>): string {
+  switch (t.kind) {
+    case 'jump':
+      return t.chain
+    case 'verdict':
+      return t.verdict
+    case 'redirect':
+      return 'REDIRECT'
+    case 'dnat':
+      return 'DNAT'
+    case 'snat':
+      return t.name
+    case 'tproxy':
+      return 'TPROXY'
+    case 'mark':
+      return 'MARK'
+    case 'connmark':
+      return 'CONNMARK'
+    case 'ct':
+      return 'CT'
+    case 'log':
+      return t.name
+    case 'unknown':
+      return t.name
+  }
+}
