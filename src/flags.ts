@@ -36,7 +36,7 @@ export const offlineFlags = {
 
 /** Output format and colour. */
 export const outputFlags = {
-  output: Flags.string({ char: 'o', summary: 'Output format.', options: ['text', 'json', 'yaml'], default: 'text' }),
+  output: Flags.string({ char: 'o', summary: 'Output format.', options: ['text', 'json', 'yaml', 'mermaid', 'dot'], default: 'text' }),
   'no-color': Flags.boolean({ summary: 'No colours (also NO_COLOR).', default: false }),
   color: Flags.string({ summary: 'When to colour text output.', options: ['auto', 'always', 'never'], default: 'auto' }),
 }

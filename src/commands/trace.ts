@@ -1,4 +1,4 @@
-import { Args } from '@oclif/core'
+import { Args, Flags } from '@oclif/core'
 import { MeshTraceCommand } from '../base-command.js'
 import { kubeFlags, offlineFlags, offlineInputsFromFlags, outputFlags, requestFlags, requestOptionsFromFlags, useColor } from '../flags.js'
 import { readOfflineSnapshot, type OfflineInputs } from '../collect/bundle/read-bundle.js'
@@ -9,6 +9,7 @@ import type { Snapshot } from '../engine/snapshot.js'
 import { renderTrace } from '../render/render.js'
 import { UserError } from '../errors.js'
 import { stripControl } from '../render/sanitize.js'
+import type { kubeOptionsFromFlags } from '../collect/cluster/collect-pod.js'
 
 export default class TraceCommand extends MeshTraceCommand {
   static override summary = 'Explain how a request travels through iptables and the Envoy sidecar of a pod.'
@@ -27,7 +28,13 @@ TARGET is http://HOST[:PORT]/PATH, https://HOST[:PORT]/PATH, tcp://HOST:PORT, or
     pod: Args.string({ description: 'Pod to trace from (POD or pod/NAME); omit with --bundle.' }),
     target: Args.string({ description: 'The request: http://HOST:PORT/PATH, tcp://IP:PORT, or http://:PORT/PATH with --inbound.' }),
   }
-  static override flags = { ...kubeFlags, ...requestFlags, ...offlineFlags, ...outputFlags }
+  static override flags = {
+    ...kubeFlags,
+    ...requestFlags,
+    ...offlineFlags,
+    ...outputFlags,
+    interactive: Flags.boolean({ char: 'i', summary: 'Open the interactive explorer (needs a terminal): move through the steps, edit the request, re-trace at once.', default: false }),
+  }
 
   async run(): Promise<Trace> {
     const { args, flags } = await this.parse(TraceCommand)
@@ -41,24 +48,42 @@ TARGET is http://HOST[:PORT]/PATH, https://HOST[:PORT]/PATH, tcp://HOST:PORT, or
       throw new UserError('TARGET is missing: give the request as a URL, e.g. http://ratings:9080/ratings/0.', { exitCode: 2, code: 'usage' })
     }
     const request = parseRequest(target, requestOptionsFromFlags(flags))
+    if (flags.interactive && (process.stdout.isTTY !== true || process.stdin.isTTY !== true)) {
+      throw new UserError('-i/--interactive needs a terminal on stdin and stdout; without one, use -o text, json or yaml.', { code: 'not-a-tty' })
+    }
     const inputs = offlineInputsFromFlags(flags)
-    const snapshot = await loadSnapshot(pod, inputs)
+    const snapshot = inputs === undefined && pod !== undefined
+      ? await collectLive(pod, flags)
+      : await loadSnapshot(pod, inputs)
     this.inputNames = snapshot.files ?? {}
     const ctx = prepareSnapshot(snapshot)
     for (const note of snapshot.notes) process.stderr.write(`note: ${stripControl(note)}\n`)
     const trace = traceRequest(ctx, request)
+    if (flags.interactive) {
+      const { runTui } = await import('../ui/run-tui.js')
+      await runTui({ initial: trace, request, retrace: (edited) => traceRequest(ctx, edited), color: useColor(flags, process.env, true) })
+      return trace
+    }
     this.log(renderTrace(trace, flags.output, { color: useColor(flags, process.env, process.stdout.isTTY === true) }))
     return trace
   }
 }
 
-/** Offline inputs → a Snapshot; a pod without them needs a cluster, which is not wired up yet. */
+/** Reads the pod's facts from the cluster (read-only); client-node is loaded only here. */
+async function collectLive(pod: string, flags: Parameters<typeof kubeOptionsFromFlags>[0]): Promise<Snapshot> {
+  const { collectFromPod, kubeOptionsFromFlags } = await import('../collect/cluster/collect-pod.js')
+  const progress = process.stderr.isTTY === true ? (message: string) => process.stderr.write(`\r\u001b[K${stripControl(message)}`) : () => {}
+  try {
+    return await collectFromPod(pod, kubeOptionsFromFlags(flags), progress)
+  } finally {
+    if (process.stderr.isTTY === true) process.stderr.write('\r\u001b[K')
+  }
+}
+
+/** Offline inputs → a Snapshot. */
 async function loadSnapshot(pod: string | undefined, inputs: OfflineInputs | undefined): Promise<Snapshot> {
   if (inputs === undefined) {
-    if (pod !== undefined) {
-      throw new UserError(`Live collection is not available yet, so the pod ${pod} cannot be read from the cluster; use --bundle DIR (or --iptables / --config-dump files).`, { code: 'live-not-available' })
-    }
-    throw new UserError('Nothing to trace: give a --bundle (or --iptables / --config-dump files).', { code: 'no-input', exitCode: 2 })
+    throw new UserError('Nothing to trace: give a POD (read from the cluster) or --bundle (or --iptables / --config-dump files).', { code: 'no-input', exitCode: 2 })
   }
   const snapshot = await readOfflineSnapshot(inputs)
   if (pod !== undefined && snapshot.pod !== undefined) {

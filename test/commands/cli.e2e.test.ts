@@ -33,7 +33,7 @@ describe('the two sample stories', () => {
     }],
     ['bookinfo-modern outbound', ['--bundle', 'examples/bookinfo-modern', 'http://ratings:9080/ratings/0'], {
       outcome: 'forwarded', intercepted: true, redirectPort: 15001, listener: '0.0.0.0_9080', routeConfig: '9080',
-      virtualHost: 'ratings.default.svc.cluster.local:9080', cluster: 'outbound|9080||ratings.default.svc.cluster.local', endpoints: ['10.244.1.7:9080', '10.244.3.8:9080'],
+      virtualHost: 'ratings.default.svc.cluster.local:9080', cluster: 'outbound|9080||ratings.default.svc.cluster.local', endpoints: ['10.244.1.7:9080'],
     }],
     ['bookinfo-modern inbound', ['--bundle', 'examples/bookinfo-modern', '--inbound', 'http://:9080/reviews/0'], {
       outcome: 'forwarded', intercepted: true, redirectPort: 15006, listener: 'virtualInbound',
@@ -80,7 +80,6 @@ describe('bad input: one sentence, exit 1 (2 for usage), never a stack', () => {
     ['a TARGET that is not a URL', ['--bundle', 'examples/bookinfo', 'ratings:9080'], 1, /^Error: TARGET "ratings:9080" is not a URL/],
     ['an unknown flag', ['--bundle', 'examples/bookinfo', 'http://r:1/', '--frobnicate'], 2, /Nonexistent flag: --frobnicate/],
     ['a bad -o value', ['--bundle', 'examples/bookinfo', 'http://r:1/', '-o', 'xml'], 2, /Expected --output=xml to be one of/],
-    ['a pod without a bundle', ['reviews-v1-xyz', 'http://ratings:9080/'], 1, /^Error: Live collection is not available yet.*use --bundle/],
     ['no TARGET at all', ['--bundle', 'examples/bookinfo'], 2, /^Error: TARGET is missing/],
     ['a pod that is not the bundle\'s', ['other-pod', '--bundle', 'examples/bookinfo', 'http://ratings:9080/'], 1, /^Error: The bundle holds pod default\/reviews-v1-cb8655c75-b97zc, not other-pod\./],
   ])('%s', async (_name, args, code, message) => {
@@ -90,6 +89,25 @@ describe('bad input: one sentence, exit 1 (2 for usage), never a stack', () => {
     expect(r.stderr).toMatch(message)
     expect(r.stderr).not.toMatch(/\n\s+at /)
     expect(r.stdout).toBe('')
+  })
+
+  it('a pod with no kubeconfig anywhere says how to give one', async () => {
+    const home = await mkdtemp(path.join(tmpdir(), 'mesh-trace-home-'))
+    const noKube = { ...env, HOME: home }
+    delete noKube.KUBECONFIG
+
+    const r = await execa(bin, ['reviews-v1-xyz', 'http://ratings:9080/'], { cwd: root, env: noKube, reject: false })
+
+    expect(r.exitCode).toBe(1)
+    expect(r.stderr).toMatch(/^Error: No kubeconfig was found.*\nPass --kubeconfig FILE/)
+    await rm(home, { recursive: true })
+  })
+
+  it('refuses -i without a terminal', async () => {
+    const r = await cli('--bundle', 'examples/bookinfo', 'http://ratings:9080/', '-i')
+
+    expect(r.exitCode).toBe(1)
+    expect(r.stderr).toMatch(/^Error: -i\/--interactive needs a terminal/)
   })
 
   it('names the file and position of unparsable JSON, and leaves it unchanged', async () => {
