@@ -93,7 +93,7 @@ describe('bad input: one sentence, exit 1 (2 for usage), never a stack', () => {
 
   it('a pod with no kubeconfig anywhere says how to give one', async () => {
     const home = await mkdtemp(path.join(tmpdir(), 'mesh-trace-home-'))
-    const noKube = { ...env, HOME: home }
+    const noKube: NodeJS.ProcessEnv = { ...env, HOME: home }
     delete noKube.KUBECONFIG
 
     const r = await execa(bin, ['reviews-v1-xyz', 'http://ratings:9080/'], { cwd: root, env: noKube, reject: false })
