@@ -58,19 +58,22 @@ function renderGraphDot(graph: PathGraph, title: string): string {
   const emitGroup = (parent: string | undefined, depth: number): void => {
     const pad = '  '.repeat(depth)
     const here = graph.nodes.filter((n) => n.group === parent)
-    for (const node of here) out.push(`${pad}${nodeLine(node)}`)
-    // Near misses sit on the same rank as the step that rejected them, beside the path.
-    const anchors = [...new Set(here.filter((n) => n.beside !== undefined && n.tone === 'rejected').map((n) => n.beside as string))]
+    const own = here.map((node) => `${pad}${nodeLine(node)}`)
+    // Near misses (and notes) sit on the same rank as their step, beside the path.
+    const anchors = [...new Set(here.filter((n) => n.beside !== undefined).map((n) => n.beside as string))]
     for (const anchor of anchors) {
-      const row = [anchor, ...here.filter((n) => n.beside === anchor && n.tone === 'rejected').map((n) => n.id)]
-      out.push(`${pad}{ rank=same; ${row.join('; ')}; }`)
+      const row = [anchor, ...here.filter((n) => n.beside === anchor).map((n) => n.id)]
+      own.push(`${pad}{ rank=same; ${row.join('; ')}; }`)
     }
+    // Inside a pod the app container comes first; at the top level the pods come before the hops and the result.
+    if (parent !== undefined) out.push(...own)
     for (const g of graph.groups.filter((x) => x.parent === parent)) {
       out.push(`${pad}subgraph cluster_${g.id} {`)
       out.push(`${pad}  label=${quoteDot(g.label)}; style="rounded"; color="#9e9e9e"; fontcolor="#424242";`)
       emitGroup(g.id, depth + 1)
       out.push(`${pad}}`)
     }
+    if (parent === undefined) out.push(...own)
   }
   emitGroup(undefined, 1)
   // A step's near misses are drawn as one dashed row beside it (step - r0 - r1 - …), which keeps them

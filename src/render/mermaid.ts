@@ -39,13 +39,16 @@ function renderGraphMermaid(graph: PathGraph): string {
   const out: string[] = ['flowchart TB']
   const emitGroup = (parent: string | undefined, depth: number): void => {
     const pad = '  '.repeat(depth)
-    for (const node of graph.nodes.filter((n) => n.group === parent)) out.push(`${pad}${nodeLine(node)}`)
+    const nodeLines = graph.nodes.filter((n) => n.group === parent).map((node) => `${pad}${nodeLine(node)}`)
+    // Inside a pod the app container comes first; at the top level the pods come before the hops and the result.
+    if (parent !== undefined) out.push(...nodeLines)
     for (const g of graph.groups.filter((x) => x.parent === parent)) {
       out.push(`${pad}subgraph ${g.id}["${escapeMermaid(g.label)}"]`)
       out.push(`${pad}  direction TB`)
       emitGroup(g.id, depth + 1)
       out.push(`${pad}end`)
     }
+    if (parent === undefined) out.push(...nodeLines)
   }
   emitGroup(undefined, 1)
   for (const e of graph.edges) out.push(`  ${e.from} ${e.kind === 'path' ? '-->' : '-.->'} ${e.to}`)

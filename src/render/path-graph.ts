@@ -171,7 +171,8 @@ function stepLines(step: TraceStep, i: number, clip: (s: string) => string): str
     if (target !== undefined) lines.push(clip(`${target}${port !== undefined ? ` :${port}` : ''}`))
   } else if (step.chosen !== undefined) {
     lines.push(clip(step.chosen.name))
-    if (typeof d.handOffFrom === 'string') lines.push(clip(`hand-off from ${d.handOffFrom}`))
+    const from = typeof d.handOffFrom === 'string' ? d.handOffFrom : d.handOff === true && typeof d.from === 'string' ? d.from : undefined
+    if (from !== undefined) lines.push(clip(`hand-off from ${from}`))
   } else {
     lines.push(clip(step.summary))
   }

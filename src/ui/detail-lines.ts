@@ -41,28 +41,22 @@ export function outcomeTone(outcome: TraceStep['outcome']): LineTone {
 }
 
 /**
- * The detail of one step as lines: title and summary, chosen object and its source, decision facts,
- * evidence, rejected candidates (one header line each; evidence, source and excerpt when expanded),
- * findings, and the chosen object's raw excerpt (JSON pretty-printed). Every string is cleaned.
+ * The detail of one step as lines: title and summary, chosen object and its source, evidence,
+ * rejected candidates (one head line each; evidence, source and excerpt when expanded), findings,
+ * decision facts, and the chosen object's raw excerpt (JSON pretty-printed). Every string is cleaned.
  */
 export function buildDetailLines(step: TraceStep, index: number, total: number, expanded: ReadonlySet<number>): DetailLine[] {
   const lines: DetailLine[] = []
   const add = (key: string, text: string, tone: LineTone, indent = 0, toggle?: number): void => {
     lines.push(toggle === undefined ? { key, text, tone, indent } : { key, text, tone, indent, toggle })
   }
-  add('title', `${index + 1}/${total}  ${step.stage} · ${step.outcome.replace('_', ' ')} ${OUTCOME_MARKS[step.outcome]}`, 'title')
+  add('title', cleanText(`${index + 1}/${total}  ${step.stage} · ${step.outcome.replace('_', ' ')} ${OUTCOME_MARKS[step.outcome] ?? '?'}`), 'title')
   add('summary', cleanText(step.summary), 'text')
 
   if (step.chosen !== undefined) {
     add('gap:chosen', '', 'text')
-    add('chosen', `chosen  ${step.chosen.kind} ${cleanText(step.chosen.name)}`, 'text')
+    add('chosen', `chosen  ${cleanText(`${step.chosen.kind} ${step.chosen.name}`)}`, 'text')
     add('source', `source  ${sourceText(step.chosen.source)}`, 'dim')
-  }
-  const facts = decisionFacts(step.decision)
-  if (facts.length > 0) {
-    add('gap:decision', '', 'text')
-    add('decision', 'decision', 'section')
-    facts.forEach((f, i) => add(`decision:${i}`, f, 'text', 2))
   }
   if (step.evidence.length > 0) {
     add('gap:evidence', '', 'text')
@@ -77,7 +71,7 @@ export function buildDetailLines(step: TraceStep, index: number, total: number, 
       add(`rejected:${i}`, `${open ? '▾' : '▸'} ✗ ${alternativeHead(alt)}`, 'bad', 2, i)
       if (!open) return
       alt.evidence.forEach((e, k) => add(`rejected:${i}:evidence:${k}`, evidenceText(e), 'text', 6))
-      if (alt.evidence.length === 0) add(`rejected:${i}:evidence`, MISMATCH_WORDS[alt.reason] ?? alt.reason, 'text', 6)
+      if (alt.evidence.length === 0) add(`rejected:${i}:evidence`, cleanText(MISMATCH_WORDS[alt.reason] ?? alt.reason), 'text', 6)
       add(`rejected:${i}:source`, `source  ${sourceText(alt.candidate.source)}`, 'dim', 6)
       excerptLines(alt.candidate).forEach((l, k) => add(`rejected:${i}:excerpt:${k}`, l, 'code', 6))
     })
@@ -89,6 +83,12 @@ export function buildDetailLines(step: TraceStep, index: number, total: number, 
       const tone: LineTone = f.level === 'error' ? 'bad' : f.level === 'warning' ? 'warn' : 'info'
       add(`finding:${i}`, `${f.level === 'info' ? 'note' : f.level} [${cleanText(f.code)}] ${cleanText(f.message)}`, tone, 2)
     })
+  }
+  const facts = decisionFacts(step.decision)
+  if (facts.length > 0) {
+    add('gap:decision', '', 'text')
+    add('decision', 'decision', 'section')
+    facts.forEach((f, i) => add(`decision:${i}`, f, 'text', 2))
   }
   if (step.chosen !== undefined) {
     const excerpt = excerptLines(step.chosen)
@@ -104,7 +104,7 @@ export function buildDetailLines(step: TraceStep, index: number, total: number, 
 /** The rejected candidate's one-line head: kind, name, rule line, reason in words. */
 export function alternativeHead(alt: Alternative): string {
   const where = alt.candidate.source.line !== undefined ? ` (line ${alt.candidate.source.line})` : ''
-  return `${alt.candidate.kind} ${cleanText(alt.candidate.name)}${where} — ${MISMATCH_WORDS[alt.reason] ?? cleanText(alt.reason)}`
+  return `${cleanText(`${alt.candidate.kind} ${alt.candidate.name}`)}${where} — ${MISMATCH_WORDS[alt.reason] ?? cleanText(alt.reason)}`
 }
 
 function evidenceText(e: Evidence): string {
@@ -124,7 +124,7 @@ function decisionFacts(decision: Record<string, unknown>): string[] {
       : typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean' || v === null
         ? String(v)
         : JSON.stringify(v)
-    return cleanText(`${k}  ${value}`)
+    return cleanText(`${k}: ${value}`)
   })
 }
 

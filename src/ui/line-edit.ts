@@ -32,7 +32,6 @@ export function editLine(state: LineState, input: string, key: Partial<Key>): Li
   }
   if (key.ctrl === true || key.meta === true || key.return === true || key.tab === true || key.escape === true) return undefined
   if (key.upArrow === true || key.downArrow === true || key.pageUp === true || key.pageDown === true) return undefined
-  // eslint-disable-next-line no-control-regex
   const text = Array.from(input.replace(/[\u0000-\u001f\u007f-\u009f]/g, ''))
   if (text.length === 0) return undefined
   return { value: [...chars.slice(0, caret), ...text, ...chars.slice(caret)].join(''), caret: caret + text.length }

@@ -186,3 +186,27 @@ export function endpointSlicesOf(services: KubeObject[], pods: FakePod[]): KubeO
     ]
   })
 }
+
+/**
+ * Gives every other Running pod of the main pod's namespace (or those named) the main pod's sidecar: its containers,
+ * init containers, container statuses, init log and Envoy admin answers — keeping each pod's own name, labels and IPs.
+ * Sample data only (every sidecar serves the main pod's config), enough to walk `--follow` hop after hop.
+ */
+export function meshPods(data: FakeClusterData, names?: string[]): FakeClusterData {
+  const [main, ...others] = data.pods
+  const ns = main.object.metadata?.namespace ?? 'default'
+  const chosen = (p: FakePod): boolean => (names === undefined ? (p.object.metadata?.namespace ?? 'default') === ns && p.object.status?.phase === 'Running' : names.includes(p.object.metadata?.name))
+  return {
+    ...data,
+    pods: [
+      main,
+      ...others.map((p): FakePod => {
+        if (!chosen(p)) return p
+        const object = JSON.parse(JSON.stringify(p.object)) as KubeObject
+        object.spec = { ...(object.spec ?? {}), containers: main.object.spec?.containers, initContainers: main.object.spec?.initContainers }
+        object.status = { ...(object.status ?? {}), conditions: main.object.status?.conditions, containerStatuses: main.object.status?.containerStatuses, initContainerStatuses: main.object.status?.initContainerStatuses }
+        return { object, logs: { ...main.logs }, admin: { ...main.admin }, pilotAgent: main.pilotAgent }
+      }),
+    ],
+  }
+}

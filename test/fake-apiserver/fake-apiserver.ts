@@ -35,7 +35,10 @@ export interface RecordedRequest {
   at: number
 }
 
-/** A fault applied to requests whose endpoint starts with `endpoint` (e.g. `admin:config_dump`, `exec`, `pod`). */
+/**
+ * A fault applied to the requests of one endpoint: `pod`, `pods`, `log`, `services`, `exec`, `portforward`, or an admin
+ * path: `admin:config_dump` (any query), `admin:config_dump?include_eds` (exactly), `admin:` (every admin path).
+ */
 export interface Fault {
   endpoint: string
   /** Answer after this many milliseconds (for admin endpoints: inside the exec, as a slow admin would). */
@@ -55,6 +58,7 @@ export interface Fault {
 /** Options of the fake server. */
 export interface FakeApiServerOptions {
   data: FakeClusterData
+  /** Serve HTTPS with a self-signed certificate the kubeconfig trusts (default). Plain HTTP uses insecure-skip-tls-verify, over which kubectl sends no token. */
   tls?: boolean
   faults?: Fault[]
   /** Permissions the user lacks, as `verb resource[/subresource]` (e.g. `create pods/exec`): answered 403, and SSAR says not allowed. */
@@ -63,6 +67,8 @@ export interface FakeApiServerOptions {
   execForbiddenByPolicy?: boolean
   /** The bearer token the server accepts (default `fake-token`). */
   token?: string
+  /** The token written into the kubeconfig (default: the accepted one; another value gives 401s). */
+  kubeconfigToken?: string
   /** Default namespace written into the kubeconfig's context. */
   namespace?: string
 }
@@ -89,7 +95,7 @@ export async function startFakeApiServer(options: FakeApiServerOptions): Promise
   const data = options.data
   const dir = await mkdtemp(path.join(tmpdir(), 'fake-apiserver-'))
   let tlsMaterial: { key: string; cert: string } | undefined
-  if (options.tls === true) tlsMaterial = await selfSignedCert(dir)
+  if (options.tls !== false) tlsMaterial = await selfSignedCert()
 
   const handler = (req: http.IncomingMessage, res: http.ServerResponse): void => {
     void handleHttp(req, res)
@@ -109,7 +115,7 @@ export async function startFakeApiServer(options: FakeApiServerOptions): Promise
   })
 
   function takeFault(endpoint: string): Fault | undefined {
-    const f = faults.find((x) => endpoint.startsWith(x.endpoint) && (x.times === undefined || x.times > 0))
+    const f = faults.find((x) => faultApplies(x.endpoint, endpoint) && (x.times === undefined || x.times > 0))
     if (f?.times !== undefined) f.times--
     return f
   }
@@ -247,7 +253,8 @@ export async function startFakeApiServer(options: FakeApiServerOptions): Promise
     const fault = takeFault(endpoint) ?? (endpoint !== route.endpoint ? takeFault(route.endpoint) : undefined)
     if (fault?.status !== undefined) return reject(fault.status, `fault injected on ${endpoint}`)
     if (route.endpoint === 'exec') {
-      const containers = ((pod.object.spec?.containers ?? []) as KubeObject[]).map((c) => c.name)
+      const nativeSidecars = ((pod.object.spec?.initContainers ?? []) as KubeObject[]).filter((c) => c.restartPolicy === 'Always')
+      const containers = [...((pod.object.spec?.containers ?? []) as KubeObject[]), ...nativeSidecars].map((c) => c.name)
       if (container === undefined || !containers.includes(container)) return reject(400, `container ${container} is not valid for pod ${route.name}`)
     }
     wss.handleUpgrade(req, socket, head, (ws) => {
@@ -336,11 +343,11 @@ export async function startFakeApiServer(options: FakeApiServerOptions): Promise
         const head = `HTTP/1.1 ${body === undefined ? '404 Not Found' : '200 OK'}\r\ncontent-type: ${adminPath.startsWith('stats') || body === undefined ? 'text/plain' : 'application/json'}\r\ncontent-length: ${payload.length}\r\nconnection: close\r\n\r\n`
         const all = Buffer.concat([Buffer.from(head, 'latin1'), payload])
         if (f?.cut === true) {
-          sendChunked((c, b) => ws.send(Buffer.concat([Buffer.from([c]), b as Buffer])), all.subarray(0, Math.floor(all.length / 2)))
+          sendChunked((c, b) => ws.send(Buffer.concat([Buffer.from([c]), b as Buffer])), all.subarray(0, Math.floor(all.length / 2)), 0)
           ws.terminate()
           return
         }
-        sendChunked((c, b) => ws.send(Buffer.concat([Buffer.from([c]), b as Buffer])), all)
+        sendChunked((c, b) => ws.send(Buffer.concat([Buffer.from([c]), b as Buffer])), all, 0)
         ws.close(1000)
       })()
     })
@@ -350,7 +357,7 @@ export async function startFakeApiServer(options: FakeApiServerOptions): Promise
   const address = server.address() as { port: number }
   const url = `${tlsMaterial ? 'https' : 'http'}://127.0.0.1:${address.port}`
   const kubeconfigPath = path.join(dir, 'kubeconfig')
-  await writeFile(kubeconfigPath, kubeconfigText(url, token, options.namespace ?? 'default', tlsMaterial?.cert))
+  await writeFile(kubeconfigPath, kubeconfigText(url, options.kubeconfigToken ?? token, options.namespace ?? 'default', tlsMaterial?.cert))
   return {
     url,
     kubeconfigPath,
@@ -511,18 +518,36 @@ function sendJson(res: http.ServerResponse, code: number, body: unknown): void {
   res.end(text)
 }
 
+/** Whether a fault written for `pattern` applies to `endpoint` (exact, a query or sub-name after it, or a prefix ending in ':'). */
+function faultApplies(pattern: string, endpoint: string): boolean {
+  if (endpoint === pattern) return true
+  if (!endpoint.startsWith(pattern)) return false
+  return pattern.endsWith(':') || /^[?:]/.test(endpoint.slice(pattern.length))
+}
+
 /** Stdout as kubelet sends it: frames of at most 32 KiB. */
-function sendChunked(send: (channel: number, payload: Buffer | string) => void, bytes: Buffer): void {
-  for (let i = 0; i < bytes.length; i += 32 * 1024) send(1, bytes.subarray(i, i + 32 * 1024))
+function sendChunked(send: (channel: number, payload: Buffer | string) => void, bytes: Buffer, channel = 1): void {
+  for (let i = 0; i < bytes.length; i += 32 * 1024) send(channel, bytes.subarray(i, i + 32 * 1024))
 }
 
 function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms))
 }
 
-async function selfSignedCert(dir: string): Promise<{ key: string; cert: string }> {
-  const key = path.join(dir, 'tls.key')
-  const cert = path.join(dir, 'tls.crt')
-  execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', key, '-out', cert, '-days', '2', '-subj', '/CN=fake-apiserver', '-addext', 'subjectAltName=IP:127.0.0.1'], { stdio: 'ignore' })
-  return { key: await readFile(key, 'utf8'), cert: await readFile(cert, 'utf8') }
+let certificate: Promise<{ key: string; cert: string }> | undefined
+
+/** One self-signed certificate for 127.0.0.1 per test process (openssl), reused by every server. */
+function selfSignedCert(): Promise<{ key: string; cert: string }> {
+  certificate ??= (async () => {
+    const dir = await mkdtemp(path.join(tmpdir(), 'fake-apiserver-tls-'))
+    try {
+      const key = path.join(dir, 'tls.key')
+      const cert = path.join(dir, 'tls.crt')
+      execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', key, '-out', cert, '-days', '2', '-subj', '/CN=fake-apiserver', '-addext', 'subjectAltName=IP:127.0.0.1'], { stdio: 'ignore' })
+      return { key: await readFile(key, 'utf8'), cert: await readFile(cert, 'utf8') }
+    } finally {
+      await rm(dir, { recursive: true, force: true })
+    }
+  })()
+  return certificate
 }

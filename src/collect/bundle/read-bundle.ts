@@ -34,15 +34,30 @@ export const BUNDLE_FILES = {
 
 /** Reads a bundle (directory or .tar.gz) and single-file inputs into a Snapshot. Never writes to the user's files. */
 export async function readOfflineSnapshot(inputs: OfflineInputs): Promise<Snapshot> {
-  const files: Partial<Record<keyof typeof BUNDLE_FILES, string>> = {}
+  return (await readOfflineBundle(inputs)).main
+}
+
+/** A bundle's own pod and its sub-bundles (immediate sub-directories holding a pod.json: other pods, for --follow). */
+export interface OfflineBundle {
+  main: Snapshot
+  others: Snapshot[]
+}
+
+/** Reads a bundle with its sub-bundles; single-file inputs override the top-level bundle's files. */
+export async function readOfflineBundle(inputs: OfflineInputs): Promise<OfflineBundle> {
+  const files: BundleFiles = {}
   let cleanup: (() => Promise<void>) | undefined
+  const subDirs: string[] = []
+  let display = (file: string): string => file
   try {
     if (inputs.bundle !== undefined) {
-      const { dir, dispose } = await openBundle(inputs.bundle)
+      const bundle = inputs.bundle
+      const { dir, dispose } = await openBundle(bundle)
       cleanup = dispose
-      const present = new Set(await readdir(dir))
-      for (const [key, name] of Object.entries(BUNDLE_FILES) as Array<[keyof typeof BUNDLE_FILES, string]>) {
-        if (present.has(name)) files[key] = path.join(dir, name)
+      if (dispose !== undefined) display = (file) => (file.startsWith(dir + path.sep) ? `${bundle}:${path.relative(dir, file)}` : file)
+      Object.assign(files, await bundleFiles(dir))
+      for (const entry of await readdir(dir, { withFileTypes: true })) {
+        if (entry.isDirectory() && (await exists(path.join(dir, entry.name, BUNDLE_FILES.pod)))) subDirs.push(path.join(dir, entry.name))
       }
     }
     const single: Array<[keyof typeof BUNDLE_FILES, string | undefined, Array<keyof typeof BUNDLE_FILES>]> = [
@@ -60,9 +75,38 @@ export async function readOfflineSnapshot(inputs: OfflineInputs): Promise<Snapsh
       files[key] = file
       for (const d of displaced) delete files[d]
     }
-    return await snapshotFromFiles(files, inputs.bundle)
+    const main = await snapshotFromFiles(files, display)
+    const others: Snapshot[] = []
+    for (const sub of subDirs.sort()) {
+      const snapshot = await snapshotFromFiles(await bundleFiles(sub), display)
+      // Sub-bundles are pods of the same cluster: they share its Services and pod list unless they carry their own.
+      if (snapshot.services === undefined && main.services !== undefined) snapshot.services = main.services
+      if (snapshot.pods === undefined && main.pods !== undefined) snapshot.pods = main.pods
+      others.push(snapshot)
+    }
+    return { main, others }
   } finally {
     await cleanup?.()
+  }
+}
+
+type BundleFiles = Partial<Record<keyof typeof BUNDLE_FILES, string>>
+
+async function bundleFiles(dir: string): Promise<BundleFiles> {
+  const files: BundleFiles = {}
+  const present = new Set(await readdir(dir))
+  for (const [key, name] of Object.entries(BUNDLE_FILES) as Array<[keyof typeof BUNDLE_FILES, string]>) {
+    if (present.has(name)) files[key] = path.join(dir, name)
+  }
+  return files
+}
+
+async function exists(file: string): Promise<boolean> {
+  try {
+    await stat(file)
+    return true
+  } catch {
+    return false
   }
 }
 
@@ -106,16 +150,13 @@ async function openBundle(bundle: string): Promise<{ dir: string; dispose?: () =
   return { dir: only, dispose: () => rm(tmp, { recursive: true, force: true }) }
 }
 
-async function snapshotFromFiles(
-  files: Partial<Record<keyof typeof BUNDLE_FILES, string>>,
-  bundle: string | undefined,
-): Promise<Snapshot> {
+async function snapshotFromFiles(files: BundleFiles, display: (file: string) => string): Promise<Snapshot> {
   const snapshot: Snapshot = { notes: [], files: {} }
   const logical = (name: string, file: string): void => {
-    ;(snapshot.files as Record<string, string>)[name] = displayPath(file, bundle)
+    ;(snapshot.files as Record<string, string>)[name] = display(file)
   }
   if (files.pod !== undefined) {
-    snapshot.pod = podFacts(await readJson(files.pod, bundle), files.pod, bundle)
+    snapshot.pod = podFacts(await readJson(files.pod, display), display(files.pod))
     logical('pod', files.pod)
   }
   if (files.iptables !== undefined || files.ip6tables !== undefined) {
@@ -134,37 +175,32 @@ async function snapshotFromFiles(
   if (files.configDump !== undefined || clusters !== undefined || stats !== undefined) {
     snapshot.envoy = { origin: 'file' }
     if (files.configDump !== undefined) {
-      snapshot.envoy.configDump = await readJson(files.configDump, bundle)
+      snapshot.envoy.configDump = await readJson(files.configDump, display)
       logical('config_dump', files.configDump)
     }
     if (clusters !== undefined) {
-      snapshot.envoy.clusters = await readMaybeJson(clusters, bundle)
+      snapshot.envoy.clusters = await readMaybeJson(clusters, display)
       logical('clusters', clusters)
     }
     if (stats !== undefined) {
-      snapshot.envoy.stats = await readMaybeJson(stats, bundle)
+      snapshot.envoy.stats = await readMaybeJson(stats, display)
       logical('stats', stats)
     }
   }
   if (files.services !== undefined) {
-    snapshot.services = serviceFacts(await readJson(files.services, bundle), files.services, bundle)
+    snapshot.services = serviceFacts(await readJson(files.services, display), display(files.services))
     logical('services', files.services)
   }
   if (files.pods !== undefined) {
-    snapshot.pods = podList(await readJson(files.pods, bundle))
+    snapshot.pods = podList(await readJson(files.pods, display))
     logical('pods', files.pods)
   }
   if (files.meta !== undefined) {
-    const meta = (await readJson(files.meta, bundle)) as { capturedAt?: unknown; notes?: unknown }
+    const meta = (await readJson(files.meta, display)) as { capturedAt?: unknown; notes?: unknown }
     if (typeof meta?.capturedAt === 'string') snapshot.capturedAt = meta.capturedAt
     if (Array.isArray(meta?.notes)) snapshot.notes.push(...meta.notes.filter((n): n is string => typeof n === 'string'))
   }
   return snapshot
-}
-
-function displayPath(file: string, bundle: string | undefined): string {
-  if (bundle !== undefined && file.includes('mesh-trace-bundle-')) return `${bundle}:${path.basename(file)}`
-  return file
 }
 
 async function readText(file: string): Promise<string> {
@@ -176,14 +212,14 @@ async function readText(file: string): Promise<string> {
 }
 
 /** Parses JSON, turning a syntax error into one sentence naming the file, line and column. */
-export async function readJson(file: string, bundle?: string): Promise<unknown> {
+export async function readJson(file: string, display: (file: string) => string = (f) => f): Promise<unknown> {
   const text = await readText(file)
-  return parseJsonText(text, displayPath(file, bundle))
+  return parseJsonText(text, display(file))
 }
 
-async function readMaybeJson(file: string, bundle?: string): Promise<unknown> {
+async function readMaybeJson(file: string, display: (file: string) => string): Promise<unknown> {
   const text = await readText(file)
-  return /^\s*[[{]/.test(text) ? parseJsonText(text, displayPath(file, bundle)) : text
+  return /^\s*[[{]/.test(text) ? parseJsonText(text, display(file)) : text
 }
 
 /** JSON.parse with an error that names the file and the line:column of the fault. */
@@ -205,11 +241,11 @@ function asObject(v: unknown): Json | undefined {
 }
 
 /** The Pod object (`kubectl get pod -o json`) → the facts the engine needs. */
-export function podFacts(raw: unknown, file: string, bundle?: string): PodFacts {
+export function podFacts(raw: unknown, file: string): PodFacts {
   const pod = asObject(raw)
   const meta = asObject(pod?.metadata)
   if (pod === undefined || meta === undefined || typeof meta.name !== 'string') {
-    throw new UserError(`${displayPath(file, bundle)} is not a Pod object: /metadata/name is missing.`, { code: 'bad-pod' })
+    throw new UserError(`${file} is not a Pod object: /metadata/name is missing.`, { code: 'bad-pod' })
   }
   const spec = asObject(pod.spec) ?? {}
   const status = asObject(pod.status) ?? {}
@@ -249,10 +285,10 @@ function num(v: unknown): number | undefined {
 }
 
 /** services.json: a Kubernetes List of Services, or the Snapshot's own array form. */
-export function serviceFacts(raw: unknown, file: string, bundle?: string): ServiceFacts[] {
+export function serviceFacts(raw: unknown, file: string): ServiceFacts[] {
   const items = Array.isArray(raw) ? raw : asObject(raw)?.items
   if (!Array.isArray(items)) {
-    throw new UserError(`${displayPath(file, bundle)} is neither a List of Services nor an array: /items is missing.`, { code: 'bad-services' })
+    throw new UserError(`${file} is neither a List of Services nor an array: /items is missing.`, { code: 'bad-services' })
   }
   return items.flatMap((item, i): ServiceFacts[] => {
     const o = asObject(item)
@@ -261,7 +297,7 @@ export function serviceFacts(raw: unknown, file: string, bundle?: string): Servi
     const meta = asObject(o.metadata)
     const spec = asObject(o.spec)
     if (meta === undefined || spec === undefined || typeof meta.name !== 'string') {
-      throw new UserError(`${displayPath(file, bundle)}: /items/${i} is not a Service (metadata.name or spec missing).`, { code: 'bad-services' })
+      throw new UserError(`${file}: /items/${i} is not a Service (metadata.name or spec missing).`, { code: 'bad-services' })
     }
     const clusterIPs = Array.isArray(spec.clusterIPs)
       ? spec.clusterIPs.filter((x): x is string => typeof x === 'string')

@@ -109,7 +109,7 @@ export function createKubeApi(conn: KubeConnection): KubeApi {
       let status: ExecResult['status']
       const exec = new Exec(conn.kc)
       return await withDeadline(conn.timeoutMs, call, `exec ${argv.join(' ')}`, async (onTimeout) => {
-        let ws
+        let ws: Socket
         try {
           ws = await exec.exec(namespace, pod, container, argv, stdout, stderrStream, null, false, (s) => {
             status = s as ExecResult['status']
@@ -117,7 +117,7 @@ export function createKubeApi(conn: KubeConnection): KubeApi {
         } catch (err) {
           throw upgradeError(err, call, conn)
         }
-        onTimeout(() => ws.terminate?.() ?? ws.close())
+        onTimeout(() => ws.terminate())
         await new Promise<void>((resolve) => {
           if (ws.readyState === 3) resolve()
           else ws.on('close', () => resolve())
@@ -136,9 +136,9 @@ export function createKubeApi(conn: KubeConnection): KubeApi {
       const input = new PassThrough()
       const forward = new PortForward(conn.kc, true)
       return await withDeadline(conn.timeoutMs, call, `port-forward ${port}`, async (onTimeout) => {
-        let ws
+        let ws: Socket
         try {
-          ws = (await forward.portForward(namespace, pod, [port], output, err, input)) as import('isomorphic-ws').WebSocket
+          ws = (await forward.portForward(namespace, pod, [port], output, err, input)) as Socket
         } catch (e) {
           throw upgradeError(e, call, conn)
         }
@@ -178,6 +178,13 @@ export function createKubeApi(conn: KubeConnection): KubeApi {
       }
     },
   }
+}
+
+/** What the collector needs of client-node's WebSocket (the `ws` package's). */
+interface Socket {
+  readyState: number
+  on(event: 'close', listener: (code: number) => void): unknown
+  terminate(): void
 }
 
 /** Runs `fn` with a deadline; `onTimeout` registers how to abort what `fn` opened. */

@@ -18,6 +18,17 @@ export interface KubeOptions {
   requestTimeout: string
 }
 
+/** The shared kube flags (src/flags.ts `kubeFlags`) as KubeOptions. */
+export function kubeOptionsFromFlags(flags: { namespace?: string; context?: string; kubeconfig?: string; container: string; 'request-timeout': string }): KubeOptions {
+  return {
+    container: flags.container,
+    requestTimeout: flags['request-timeout'],
+    ...(flags.namespace !== undefined ? { namespace: flags.namespace } : {}),
+    ...(flags.context !== undefined ? { context: flags.context } : {}),
+    ...(flags.kubeconfig !== undefined ? { kubeconfig: flags.kubeconfig } : {}),
+  }
+}
+
 /** A loaded kubeconfig with the namespace and per-request timeout resolved. */
 export interface KubeConnection {
   kc: KubeConfig

@@ -28,9 +28,14 @@ function versionBefore(version: string | null, major: number, minor: number): bo
   return a < major || (a === major && b < minor)
 }
 
+/** Whether the snapshot's Envoy is older than major.minor (null when the version is unknown). */
+export function envoyBefore(model: EnvoyModel, major: number, minor: number): boolean | null {
+  return versionBefore(model.bootstrap?.envoyVersion ?? null, major, minor)
+}
+
 /** The response flag for a missing cluster for this Envoy: NC (≥1.18) or NR (before). */
 export function clusterNotFoundFlag(model: EnvoyModel): string {
-  const before = versionBefore(model.bootstrap?.envoyVersion ?? null, 1, 18)
+  const before = envoyBefore(model, 1, 18)
   return before === null ? 'NC (NR before Envoy 1.18)' : before ? 'NR' : 'NC'
 }
 
@@ -46,7 +51,7 @@ export function lookupCluster(model: EnvoyModel, name: string, via: string): Clu
   if (!cluster) {
     const findings = model.present.clusters
       ? [envoyFinding('cluster-not-found', { cluster: name || '(empty name)', flag: clusterNotFoundFlag(model) })]
-      : [envoyFinding('unknown-extension', { where: 'snapshot (no cluster dump)', typeUrl: `cluster ${name}` })]
+      : [envoyFinding('config-missing-from-snapshot', { what: `cluster dump (cluster ${name})` })]
     return {
       cluster: null,
       step: newStep('cluster', 'unresolved', `Cluster ${name || '(empty name)'} (${via}) is not in the ${model.present.clusters ? 'config dump' : 'snapshot: it has no clusters'}.`, {
@@ -58,7 +63,11 @@ export function lookupCluster(model: EnvoyModel, name: string, via: string): Clu
   const decision: Record<string, unknown> = { cluster: cluster.name, via, type: cluster.type, lbPolicy: cluster.lbPolicy }
   if (cluster.extensionType) decision.clusterType = cluster.extensionType
   if (cluster.edsServiceName) decision.edsServiceName = cluster.edsServiceName
-  if (cluster.istioConfig) decision.destinationRule = cluster.istioConfig
+  if (cluster.istioConfig) {
+    const parts = cluster.istioConfig.split('/').filter((p) => p !== '')
+    decision.destinationRule = parts[parts.length - 1]
+    decision.istioConfig = cluster.istioConfig
+  }
   if (cluster.upstreamBindAddress) decision.upstreamBindAddress = cluster.upstreamBindAddress
   if (cluster.state === 'warming') decision.state = 'warming'
   const parsed = parseIstioClusterName(cluster.name)

@@ -4,7 +4,7 @@
  */
 import type { SourceRef } from '../trace/trace.js'
 import { canonicalIp } from './address.js'
-import { parseAdminClusters } from './endpoints.js'
+import { clusterStatusesFromJson, parseAdminClusters } from './endpoints.js'
 import { parseStats } from './stats.js'
 import type {
   Bootstrap,
@@ -36,6 +36,7 @@ import type {
   RouteConfiguration,
   SocketAddress,
   TcpProxy,
+  UpstreamTransport,
   VirtualHost,
 } from './model.js'
 
@@ -199,34 +200,34 @@ function roleBy<R extends string>(
   table: Array<{ role: R; suffixes: string[]; names: string[] }>,
   fallback: R,
 ): R {
-  for (const row of table) if (typeUrl !== null && row.suffixes.some((s) => typeUrl.endsWith(s))) return row.role
-  for (const row of table) if (row.names.includes(name)) return row.role
-  return fallback
+  // The type URL decides when there is one; the name only for v2 `config` Structs.
+  if (typeUrl !== null && typeUrl !== '') return table.find((row) => row.suffixes.some((s) => typeUrl.endsWith(s)))?.role ?? fallback
+  return table.find((row) => row.names.includes(name))?.role ?? fallback
 }
 
 const LISTENER_FILTER_ROLES: Array<{ role: ListenerFilterRole; suffixes: string[]; names: string[] }> = [
-  { role: 'original_dst', suffixes: ['original_dst.v3.OriginalDst', 'original_dst.v2.OriginalDst'], names: ['envoy.listener.original_dst', 'envoy.filters.listener.original_dst'] },
-  { role: 'tls_inspector', suffixes: ['tls_inspector.v3.TlsInspector', 'tls_inspector.v2.TlsInspector'], names: ['envoy.listener.tls_inspector', 'envoy.filters.listener.tls_inspector'] },
-  { role: 'http_inspector', suffixes: ['http_inspector.v3.HttpInspector', 'http_inspector.v2.HttpInspector'], names: ['envoy.listener.http_inspector', 'envoy.filters.listener.http_inspector'] },
-  { role: 'proxy_protocol', suffixes: ['proxy_protocol.v3.ProxyProtocol'], names: ['envoy.listener.proxy_protocol', 'envoy.filters.listener.proxy_protocol'] },
-  { role: 'original_src', suffixes: ['original_src.v3.OriginalSrc'], names: ['envoy.listener.original_src', 'envoy.filters.listener.original_src'] },
+  { role: 'original_dst', suffixes: ['.OriginalDst'], names: ['envoy.listener.original_dst', 'envoy.filters.listener.original_dst'] },
+  { role: 'tls_inspector', suffixes: ['.TlsInspector'], names: ['envoy.listener.tls_inspector', 'envoy.filters.listener.tls_inspector'] },
+  { role: 'http_inspector', suffixes: ['.HttpInspector'], names: ['envoy.listener.http_inspector', 'envoy.filters.listener.http_inspector'] },
+  { role: 'proxy_protocol', suffixes: ['.ProxyProtocol'], names: ['envoy.listener.proxy_protocol', 'envoy.filters.listener.proxy_protocol'] },
+  { role: 'original_src', suffixes: ['.OriginalSrc'], names: ['envoy.listener.original_src', 'envoy.filters.listener.original_src'] },
 ]
 
 const NETWORK_FILTER_ROLES: Array<{ role: NetworkFilterRole; suffixes: string[]; names: string[] }> = [
   {
     role: 'http_connection_manager',
-    suffixes: ['http_connection_manager.v3.HttpConnectionManager', 'http_connection_manager.v2.HttpConnectionManager'],
+    suffixes: ['.HttpConnectionManager'],
     names: ['envoy.http_connection_manager', 'envoy.filters.network.http_connection_manager'],
   },
-  { role: 'tcp_proxy', suffixes: ['tcp_proxy.v3.TcpProxy', 'tcp_proxy.v2.TcpProxy'], names: ['envoy.tcp_proxy', 'envoy.filters.network.tcp_proxy'] },
-  { role: 'rbac', suffixes: ['network.rbac.v3.RBAC', 'network.rbac.v2.RBAC'], names: ['envoy.filters.network.rbac'] },
+  { role: 'tcp_proxy', suffixes: ['.TcpProxy'], names: ['envoy.tcp_proxy', 'envoy.filters.network.tcp_proxy'] },
+  { role: 'rbac', suffixes: ['network.rbac.v3.RBAC', 'network.rbac.v2.RBAC', 'network.rbac.v4alpha.RBAC'], names: ['envoy.filters.network.rbac'] },
 ]
 
 function socketAddress(address: JsonObject): SocketAddress | null {
   const sa = objAt(address, 'socket_address')
   const ip = strAt(sa, 'address')
   if (ip === null) return null
-  return { ip: canonicalIp(ip), port: numAt(sa, 'port_value') ?? 0 }
+  return { ip: canonicalIp(ip), port: numAt(sa, 'port_value') ?? 0, ...(boolAt(sa, 'ipv4_compat') === true ? { ipv4Compat: true } : {}) }
 }
 
 function cidrs(list: Json[]): CidrRange[] {
@@ -445,7 +446,8 @@ function parseLbEndpoint(ctx: Ctx, e: JsonObject): LbEndpoint {
   const sock = socketAddress(address)
   const pipe = strAt(objAt(address, 'pipe'), 'path')
   const internal = objAt(address, 'envoy_internal_address')
-  const ip = sock?.ip ?? pipe ?? (strAt(internal, 'server_listener_name') !== null ? `envoy://${strAt(internal, 'server_listener_name')}/${strAt(internal, 'endpoint_id') ?? ''}` : '')
+  // Pipes print as unix://<path>, as in /clusters.
+  const ip = sock?.ip ?? (pipe !== null ? `unix://${pipe}` : null) ?? (strAt(internal, 'server_listener_name') !== null ? `envoy://${strAt(internal, 'server_listener_name')}/${strAt(internal, 'endpoint_id') ?? ''}` : '')
   return {
     kind: 'lb-endpoint',
     ip,
@@ -453,8 +455,36 @@ function parseLbEndpoint(ctx: Ctx, e: JsonObject): LbEndpoint {
     healthStatus: healthStatus(e.health_status),
     weight: numAt(e, 'load_balancing_weight') ?? 1,
     hostname: strAt(ep, 'hostname'),
+    transportSocketMatch: stringMap(objAt(objAt(objAt(e, 'metadata'), 'filter_metadata'), 'envoy.transport_socket_match')),
     source: src(ctx, e),
   }
+}
+
+function stringMap(o: JsonObject): Record<string, string> | null {
+  const entries = Object.entries(o).filter((kv): kv is [string, string] => typeof kv[1] === 'string')
+  return entries.length === 0 ? null : Object.fromEntries(entries)
+}
+
+const UPSTREAM_TLS_TYPES = ['envoy.extensions.transport_sockets.tls.v3.UpstreamTlsContext', 'envoy.api.v2.auth.UpstreamTlsContext']
+const PLAINTEXT_SOCKETS = ['envoy.transport_sockets.raw_buffer', 'raw_buffer', 'envoy.extensions.transport_sockets.raw_buffer.v3.RawBuffer']
+
+/** A `transport_socket` (or v2 `tls_context`) → TLS facts; null for plaintext. */
+function parseUpstreamTransport(socket: JsonObject, v2TlsContext: JsonObject | null): UpstreamTransport | null {
+  const tlsFacts = (t: JsonObject, name: string): UpstreamTransport => ({
+    kind: 'tls',
+    sni: strAt(t, 'sni'),
+    alpn: arrAt(objAt(t, 'common_tls_context'), 'alpn_protocols').filter((a): a is string => typeof a === 'string'),
+    name,
+  })
+  if (v2TlsContext !== null) return tlsFacts(v2TlsContext, 'tls_context')
+  if (Object.keys(socket).length === 0) return null
+  const name = strAt(socket, 'name') ?? ''
+  const typed = objAt(socket, 'typed_config')
+  const type = shortTypeUrl(strAt(typed, '@type'))
+  if (type !== null && UPSTREAM_TLS_TYPES.includes(type)) return tlsFacts(typed, name || type)
+  if (type === null && (name === 'envoy.transport_sockets.tls' || name === 'tls')) return tlsFacts(objAt(socket, 'config'), name)
+  if (PLAINTEXT_SOCKETS.includes(type ?? name)) return null
+  return { kind: 'unknown', sni: null, alpn: [], name: type ?? name }
 }
 
 function parseLoadAssignment(ctx: Ctx, cla: JsonObject, fallbackName = ''): ClusterLoadAssignment {
@@ -521,6 +551,12 @@ function parseCluster(ctx: Ctx, c: JsonObject, state: Cluster['state']): Cluster
     istioConfig: strAt(istio, 'config'),
     upstreamBindAddress: bind?.ip ?? null,
     healthyPanicThreshold: panic ?? 50,
+    transportSocket: parseUpstreamTransport(objAt(c, 'transport_socket'), isObject(c.tls_context) ? c.tls_context : null),
+    transportSocketMatches: arrAt(c, 'transport_socket_matches').filter(isObject).map((m) => ({
+      name: strAt(m, 'name') ?? '',
+      match: stringMap(objAt(m, 'match')) ?? {},
+      transport: parseUpstreamTransport(objAt(m, 'transport_socket'), null),
+    })),
     source: src(ctx, c),
   }
 }
@@ -529,7 +565,10 @@ function parseBootstrap(ctx: Ctx, b: JsonObject): Bootstrap {
   const node = objAt(b, 'node')
   const ua = objAt(objAt(node, 'user_agent_build_version'), 'version')
   const envoyVersion =
-    numAt(ua, 'major_number') !== null ? `${numAt(ua, 'major_number')}.${numAt(ua, 'minor_number') ?? 0}.${numAt(ua, 'patch') ?? 0}` : strAt(node, 'build_version')
+    numAt(ua, 'major_number') !== null
+      ? `${numAt(ua, 'major_number')}.${numAt(ua, 'minor_number') ?? 0}.${numAt(ua, 'patch') ?? 0}`
+      : // build_version reads `<sha>/1.11.0-dev/Clean/RELEASE/BoringSSL`.
+        (/\/(\d+\.\d+\.\d+)/.exec(strAt(node, 'build_version') ?? '')?.[1] ?? null)
   const meta = objAt(node, 'metadata')
   const matcher = objAt(objAt(b, 'stats_config'), 'stats_matcher')
   let statsInclusion: Bootstrap['statsInclusion'] = null
@@ -563,6 +602,7 @@ interface Collector {
   loadAssignments: ClusterLoadAssignment[]
   bootstrap: Bootstrap | null
   bootstrapStatic: { listeners: Listener[]; clusters: Cluster[] }
+  clusterStatuses: ClusterStatus[]
   present: EnvoyModel['present']
 }
 
@@ -650,6 +690,12 @@ function collectResource(ctx: Ctx, r: JsonObject, out: Collector): void {
 
 function collectDocument(ctx: Ctx, doc: Json, out: Collector, pointer: string): void {
   if (Array.isArray(doc)) {
+    // Old `istioctl pc endpoint -o json` printed /clusters ClusterStatus entries.
+    if (doc.length > 0 && doc.every((el) => isObject(el) && 'host_statuses' in el)) {
+      out.clusterStatuses.push(...clusterStatusesFromJson(doc, (o) => ctx.ptrs.get(o), ctx.file))
+      out.present.clusterStatuses = true
+      return
+    }
     doc.forEach((el, i) => {
       if (Array.isArray(el) || (isObject(el) && (Array.isArray(el.configs) || isObject(el.bootstrap)))) collectDocument(ctx, el, out, `${pointer}/${i}`)
       else if (isObject(el)) collectResource(ctx, el, out)
@@ -664,6 +710,11 @@ function collectDocument(ctx: Ctx, doc: Json, out: Collector, pointer: string): 
       if (!isObject(c)) throw new EnvoyConfigError(ctx.file, `${pointer}/configs/${i}`, 'config-not-object', 'each entry of `configs` must be an object')
       collectDumpSection(ctx, c, out)
     })
+    return
+  }
+  if (Array.isArray(doc.cluster_statuses)) {
+    out.clusterStatuses.push(...clusterStatusesFromJson(doc.cluster_statuses, (o) => ctx.ptrs.get(o), ctx.file))
+    out.present.clusterStatuses = true
     return
   }
   if (isObject(doc.bootstrap)) return collectBootstrap(ctx, doc.bootstrap, out)
@@ -700,6 +751,7 @@ export function loadEnvoyConfig(input: { configDump?: unknown; clusters?: unknow
     loadAssignments: [],
     bootstrap: null,
     bootstrapStatic: { listeners: [], clusters: [] },
+    clusterStatuses: [],
     present: { listeners: false, routes: false, clusters: false, endpoints: false, clusterStatuses: false, stats: false, scopedRoutes: false },
   }
   if (input.configDump !== undefined && input.configDump !== null) {
@@ -716,9 +768,9 @@ export function loadEnvoyConfig(input: { configDump?: unknown; clusters?: unknow
     out.clusters.push(...out.bootstrapStatic.clusters)
     out.present.clusters = true
   }
-  let clusterStatuses: ClusterStatus[] = []
+  const clusterStatuses: ClusterStatus[] = [...out.clusterStatuses]
   if (input.clusters !== undefined && input.clusters !== null) {
-    clusterStatuses = parseAdminClusters(input.clusters)
+    clusterStatuses.push(...parseAdminClusters(input.clusters))
     out.present.clusterStatuses = true
   }
   const stats = input.stats !== undefined && input.stats !== null ? parseStats(input.stats) : null

@@ -7,7 +7,7 @@ import { canonicalIp, formatAddress } from './address.js'
 import { BLACKHOLE_CLUSTER, PASSTHROUGH_CLUSTERS } from './cluster.js'
 import { EnvoyConfigError, arrAt, boolAt, envoyIndex, isObject, normalizeJson, numAt, objAt, strAt } from './config-dump.js'
 import { envoyFinding } from './findings.js'
-import type { Cluster, ClusterStatus, EnvoyModel, HealthStatus, HostStatus, JsonObject } from './model.js'
+import type { Cluster, ClusterStatus, EnvoyModel, HealthStatus, HostStatus, Json, JsonObject } from './model.js'
 
 const HOST_ADDRESS = /^\[([^\]]+)\]:(\d+)$|^([^:\s]+):(\d+)$/
 
@@ -81,12 +81,17 @@ function parseClustersJson(input: unknown): ClusterStatus[] {
   if (!isObject(json) || !Array.isArray(json.cluster_statuses)) {
     throw new EnvoyConfigError('clusters', '', 'not-clusters', 'expected /clusters text or {"cluster_statuses": [...]} from /clusters?format=json')
   }
-  return arrAt(json, 'cluster_statuses')
+  return clusterStatusesFromJson(arrAt(json, 'cluster_statuses'), pointerOf, 'clusters')
+}
+
+/** ClusterStatus entries (normalised JSON, e.g. old `istioctl pc endpoint -o json` arrays) → model. */
+export function clusterStatusesFromJson(list: Json[], pointerOf: (o: object) => string | undefined, file: string): ClusterStatus[] {
+  return list
     .filter(isObject)
     .map((c) => ({
       name: strAt(c, 'name') ?? '',
       addedViaApi: boolAt(c, 'added_via_api'),
-      source: { file: 'clusters', pointer: pointerOf(c) ?? '' },
+      source: { file, pointer: pointerOf(c) ?? '' },
       hosts: arrAt(c, 'host_statuses')
         .filter(isObject)
         .map((h): HostStatus => {
@@ -100,7 +105,7 @@ function parseClustersJson(input: unknown): ClusterStatus[] {
           }
           const { flags, eds } = healthFlagsFromJson(objAt(h, 'health_status'))
           return {
-            ip: strAt(sa, 'address') !== null ? canonicalIp(strAt(sa, 'address') as string) : (pipe ?? ''),
+            ip: strAt(sa, 'address') !== null ? canonicalIp(strAt(sa, 'address') as string) : pipe !== null ? `unix://${pipe}` : '',
             port: numAt(sa, 'port_value') ?? 0,
             healthFlags: flags,
             edsHealthStatus: eds,
@@ -108,7 +113,7 @@ function parseClustersJson(input: unknown): ClusterStatus[] {
             weight: numAt(h, 'weight'),
             priority: numAt(h, 'priority'),
             hostname: strAt(h, 'hostname'),
-            source: { file: 'clusters', pointer: pointerOf(h) ?? '' },
+            source: { file, pointer: pointerOf(h) ?? '' },
           }
         }),
     }))
@@ -184,7 +189,7 @@ function endpointRef(c: EndpointCandidate): ConfigRef {
 }
 
 /** Collects a cluster's endpoints from inline/EDS assignments and `/clusters`, merged by address. */
-export function clusterEndpoints(model: EnvoyModel, cluster: Cluster): { candidates: EndpointCandidate[]; sources: string[]; known: boolean } {
+export function clusterEndpoints(model: EnvoyModel, cluster: Cluster): { candidates: EndpointCandidate[]; sources: string[]; known: boolean; overprovisioningFactor: number } {
   const index = envoyIndex(model)
   const byAddress = new Map<string, EndpointCandidate>()
   const sources: string[] = []
@@ -231,7 +236,25 @@ export function clusterEndpoints(model: EnvoyModel, cluster: Cluster): { candida
   }
   const known = assignment !== null || status !== undefined
   const candidates = [...byAddress.values()].sort((a, b) => HEALTH_ORDER[a.health] - HEALTH_ORDER[b.health] || a.priority - b.priority)
-  return { candidates, sources, known }
+  return { candidates, sources, known, overprovisioningFactor: assignment?.overprovisioningFactor ?? 140 }
+}
+
+/**
+ * Envoy's priority load in percent: each priority gets min(100, healthy% × overprovisioning) of what the
+ * lower priorities left; a total under 100 is scaled up (load_balancer_impl.cc, recalculatePerPriorityState).
+ */
+export function priorityLoad(levels: Array<{ priority: number; healthy: number; total: number }>, overprovisioningFactor: number): Map<number, number> {
+  const sorted = [...levels].sort((a, b) => a.priority - b.priority)
+  const health = sorted.map((l) => (l.total > 0 ? Math.min(100, Math.floor((overprovisioningFactor / 100) * ((l.healthy * 100) / l.total))) : 0))
+  const totalHealth = Math.min(100, health.reduce((a, b) => a + b, 0))
+  const out = new Map<number, number>()
+  let remaining = 100
+  sorted.forEach((l, i) => {
+    const load = totalHealth > 0 && totalHealth < 100 ? Math.round((health[i] * 100) / health.reduce((a, b) => a + b, 0)) : Math.min(remaining, health[i])
+    out.set(l.priority, load)
+    remaining -= Math.min(remaining, load)
+  })
+  return out
 }
 
 /** Resolves the endpoints of the chosen cluster and builds the `endpoint` step. */
@@ -251,7 +274,7 @@ export function resolveEndpoints(model: EnvoyModel, cluster: Cluster, originalDs
       }),
     }
   }
-  const { candidates, sources, known } = clusterEndpoints(model, cluster)
+  const { candidates, sources, known, overprovisioningFactor } = clusterEndpoints(model, cluster)
   if (cluster.name === BLACKHOLE_CLUSTER || (known && candidates.length === 0 && cluster.type === 'STATIC')) {
     return {
       outcome: 'blackhole',
@@ -275,17 +298,24 @@ export function resolveEndpoints(model: EnvoyModel, cluster: Cluster, originalDs
   const counted = candidates.filter((c) => c.health !== 'excluded')
   const healthy = counted.filter((c) => c.health === 'healthy')
   const degraded = counted.filter((c) => c.health === 'degraded')
+  const priorities = [...new Set(candidates.map((c) => c.priority))].sort((a, b) => a - b)
+  const load = priorityLoad(
+    priorities.map((p) => ({ priority: p, healthy: healthy.filter((c) => c.priority === p).length, total: counted.filter((c) => c.priority === p).length })),
+    overprovisioningFactor,
+  )
   const rejected: Alternative[] = candidates
     .filter((c) => c.health !== 'healthy')
     .map((c) => ({ candidate: endpointRef(c), reason: c.health === 'degraded' ? 'degraded' : c.health === 'excluded' ? 'excluded' : 'unhealthy', evidence: [{ field: c.healthSource === 'clusters' ? 'health_flags' : 'health_status', expected: 'healthy', actual: c.healthDetail }] }))
-  const priorities = [...new Set(candidates.map((c) => c.priority))].sort((a, b) => a - b)
+  // Healthy hosts of a priority that gets no load are failover capacity, not candidates.
+  const idle = healthy.filter((c) => (load.get(c.priority) ?? 0) === 0 && healthy.some((h) => (load.get(h.priority) ?? 0) > 0))
+  rejected.push(...idle.map((c) => ({ candidate: endpointRef(c), reason: 'lower-precedence' as const, evidence: [{ field: 'priority', expected: 'a priority that gets load', actual: `priority ${c.priority} gets 0%` }] })))
   const decision: Record<string, unknown> = {
     sources,
     lbPolicy: cluster.lbPolicy,
     total: counted.length,
     healthy: healthy.length,
     degraded: degraded.length,
-    ...(priorities.length > 1 ? { priorities } : {}),
+    ...(priorities.length > 1 ? { priorityLoad: Object.fromEntries(load) } : {}),
     healthyPanicThreshold: cluster.healthyPanicThreshold,
   }
   if (counted.length === 0 || (healthy.length === 0 && degraded.length === 0 && cluster.healthyPanicThreshold <= 0)) {
@@ -307,7 +337,7 @@ export function resolveEndpoints(model: EnvoyModel, cluster: Cluster, originalDs
     findings.push(envoyFinding('all-endpoints-unhealthy-panic', { healthy: healthy.length, total: counted.length, cluster: cluster.name, threshold: cluster.healthyPanicThreshold }))
   }
   // Eligible: healthy hosts, then degraded ones (used when healthy hosts are insufficient); every host in panic mode.
-  const eligible = panic ? counted : [...healthy, ...degraded]
+  const eligible = panic ? counted : [...healthy.filter((c) => !idle.includes(c)), ...degraded]
   return {
     outcome: 'forwarded',
     endpoints: eligible.map((c) => c.address),

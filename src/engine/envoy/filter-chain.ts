@@ -73,6 +73,7 @@ export function detectAttributes(
   hello: ClientHello,
   local: { ip: string; port: number },
   source: { ip: string; port: number },
+  legacyTlsInspectorInjection = true,
 ): { attributes: ConnectionAttributes; findings: Finding[]; notes: string[] } {
   const findings: Finding[] = []
   const notes: string[] = []
@@ -92,10 +93,11 @@ export function detectAttributes(
   }
   let tls = active('tls_inspector')
   const final = ran[ran.length - 1]
-  if (!tls && final && final.listenerFilters.length === 0 && chainsNeedTlsInspector(final)) {
-    // Envoy before 1.22 injected a tls_inspector when chains match on TLS facts and none was configured [mem].
+  if (!tls && legacyTlsInspectorInjection && final && final.listenerFilters.length === 0 && chainsNeedTlsInspector(final)) {
+    // Envoy before 1.17 injected a tls_inspector when chains match on TLS facts and none was configured
+    // (1.17 release notes: "injection of the TLS inspector has been disabled by default").
     tls = true
-    notes.push(`tls_inspector implicitly injected: ${final.name} matches on TLS facts and configures no listener filters (Envoy < 1.22)`)
+    notes.push(`tls_inspector implicitly injected: ${final.name} matches on TLS facts and configures no listener filters (Envoy < 1.17)`)
   }
   const http = active('http_inspector')
   let transportProtocol = 'raw_buffer'

@@ -19,6 +19,10 @@ export const ENVOY_FINDINGS = {
     level: 'error',
     template: 'Route points at cluster {cluster}, which is not in the config dump: Envoy answers 503 with flag {flag} (a DestinationRule subset or the service may be missing).',
   },
+  'config-missing-from-snapshot': {
+    level: 'warning',
+    template: 'The snapshot has no {what}, so the trace cannot go past this step (capture the full config_dump to see it).',
+  },
   'direct-response': {
     level: 'info',
     template: 'The route answers {status} itself (direct_response); nothing is sent upstream.',

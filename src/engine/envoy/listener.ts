@@ -61,6 +61,11 @@ export function findListenerByAddress(model: EnvoyModel, ip: string, port: numbe
   if (!isUnspecified(ip)) {
     const wild = pick(addressKey(wildcardFor(ip), port))
     if (wild) return { listener: wild, how: 'wildcard' }
+    // A [::] listener with ipv4_compat also takes IPv4 connections.
+    if (ipFamily(ip) === 'ipv4') {
+      const compat = (index.listenersByAddress.get(addressKey('::', port)) ?? []).find((l) => isServing(l) && (!boundOnly || l.bindToPort) && l.address?.ipv4Compat === true)
+      if (compat) return { listener: compat, how: 'wildcard' }
+    }
   }
   return { listener: null, how: 'none' }
 }

@@ -19,6 +19,8 @@ export interface SocketAddress {
   ip: string
   /** The port (`port_value`). */
   port: number
+  /** `ipv4_compat`: a `::` socket that also accepts IPv4. */
+  ipv4Compat?: boolean
 }
 
 /** A `CidrRange`: `address_prefix` and `prefix_len`. */
@@ -300,8 +302,23 @@ export interface Cluster {
   upstreamBindAddress: string | null
   /** `common_lb_config.healthy_panic_threshold` percent (default 50). */
   healthyPanicThreshold: number
+  /** `transport_socket` (v2 `tls_context`): how Envoy connects to this cluster's hosts; null = plaintext. */
+  transportSocket: UpstreamTransport | null
+  /** `transport_socket_matches`, in order: the first whose `match` is a subset of an endpoint's `envoy.transport_socket_match` metadata wins. */
+  transportSocketMatches: Array<{ name: string; match: Record<string, string>; transport: UpstreamTransport | null }>
   /** Where it is. */
   source: SourceRef
+}
+
+/** An upstream transport socket: TLS (with the SNI and ALPN Envoy offers), or one the engine does not model. */
+export interface UpstreamTransport {
+  kind: 'tls' | 'unknown'
+  /** `UpstreamTlsContext.sni`. */
+  sni: string | null
+  /** `common_tls_context.alpn_protocols`. */
+  alpn: string[]
+  /** The socket's name or type URL, for unknown ones. */
+  name: string
 }
 
 /** EDS health status of an endpoint. */
@@ -320,6 +337,8 @@ export interface LbEndpoint {
   weight: number
   /** `endpoint.hostname`. */
   hostname: string | null
+  /** `metadata.filter_metadata["envoy.transport_socket_match"]` (Istio: `{tlsMode: istio}` on sidecar pods). */
+  transportSocketMatch: Record<string, string> | null
   /** Where it is. */
   source: SourceRef
 }

@@ -32,6 +32,8 @@ export interface RouteMatchOptions {
   randomValue?: number
   /** Overrides runtime decisions (route-check's `input.runtime`). */
   runtime?: RuntimeDecider
+  /** RouteConfiguration.ignore_path_parameters_in_path_matching: drop `;params` before matching. */
+  ignorePathParameters?: boolean
 }
 
 const DENOMINATORS: Record<string, number> = { HUNDRED: 100, TEN_THOUSAND: 10000, MILLION: 1000000 }
@@ -93,8 +95,9 @@ const KNOWN_MATCH_FIELDS = new Set([
   'dynamic_metadata',
 ])
 
-function matchPath(m: JsonObject, req: RouteRequest): { ok: boolean; evidence: Evidence } | { ok: 'unknown'; what: string } {
-  const path = pathWithoutQuery(req.path)
+function matchPath(m: JsonObject, req: RouteRequest, ignorePathParameters: boolean): { ok: boolean; evidence: Evidence } | { ok: 'unknown'; what: string } {
+  const bare = pathWithoutQuery(req.path)
+  const path = ignorePathParameters ? bare.replace(/;[^/]*/g, '') : bare
   const cs = boolAt(m, 'case_sensitive') !== false
   const fold = (s: string): string => (cs ? s : s.toLowerCase())
   const note = cs ? '' : ' (case_sensitive: false)'
@@ -202,7 +205,7 @@ export function checkRoute(route: Route, req: RouteRequest, opts: RouteMatchOpti
     if (!ok) return { ok: false, reason: 'other', evidence: [ev] }
     evidence.push(ev)
   }
-  const p = matchPath(m, req)
+  const p = matchPath(m, req, opts.ignorePathParameters === true)
   if (p.ok === 'unknown') return { ok: 'unknown', what: p.what }
   if (!p.ok) return { ok: false, reason: 'path-mismatch', evidence: [p.evidence] }
   evidence.unshift(p.evidence)
@@ -284,6 +287,8 @@ function matchedPrefix(route: Route, path: string): string | null {
   if (exact !== null) return path.slice(0, exact.length)
   const sep = strAt(m, 'path_separated_prefix')
   if (sep !== null) return path.slice(0, sep.length)
+  // Regex (and template) routes count the whole path as matched (RegexRouteEntryImpl::rewritePathHeader).
+  if (isObject(m.safe_regex) || strAt(m, 'regex') !== null || isObject(m.path_match_policy)) return path
   return null
 }
 
@@ -388,4 +393,29 @@ export function routeActionExtras(action: JsonObject): Record<string, unknown> {
   if (arrAt(action, 'hash_policy').length) out.hashPolicy = action.hash_policy
   if (isObject(action.metadata_match)) out.metadataMatch = action.metadata_match
   return out
+}
+
+/** The virtual cluster (stats only) a request falls in: the first matching entry, `other` if none, '' without any. */
+export function selectVirtualCluster(vh: VirtualHost, headers: HeaderView): string {
+  const vcs = arrAt(vh.raw, 'virtual_clusters').filter(isObject)
+  if (vcs.length === 0) return ''
+  for (const vc of vcs) {
+    const matchers = arrAt(vc, 'headers').filter(isObject)
+    const pattern = strAt(vc, 'pattern')
+    // The v2 form: `pattern` (regex on :path) and `method`.
+    if (pattern !== null) {
+      let pathOk = false
+      try {
+        pathOk = new RegExp(`^(?:${pattern})$`).test((headers.get(':path') ?? [''])[0])
+      } catch {
+        pathOk = false
+      }
+      const method = strAt(vc, 'method')
+      if (pathOk && (method === null || (headers.get(':method') ?? [''])[0] === method)) return strAt(vc, 'name') ?? ''
+      continue
+    }
+    if (matchHeaders(matchers, headers).ok) return strAt(vc, 'name') ?? ''
+  }
+  // Virtual clusters are defined but none matched: the catch-all `other` (virtualClusterFromEntries).
+  return 'other'
 }

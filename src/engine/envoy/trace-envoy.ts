@@ -4,8 +4,8 @@
  */
 import { newStep, type Finding, type SourceRef, type TraceResult, type TraceStep } from '../trace/trace.js'
 import { cidrContains, formatAddress, isIpLiteral, stripBrackets } from './address.js'
-import { lookupCluster, BLACKHOLE_CLUSTER, PASSTHROUGH_CLUSTERS } from './cluster.js'
-import { arrAt, envoyIndex, isObject, numAt, strAt } from './config-dump.js'
+import { envoyBefore, lookupCluster, BLACKHOLE_CLUSTER, PASSTHROUGH_CLUSTERS } from './cluster.js'
+import { arrAt, boolAt, envoyIndex, isObject, numAt, strAt } from './config-dump.js'
 import { resolveEndpoints } from './endpoints.js'
 import { detectAttributes, filterChainStep, selectFilterChain } from './filter-chain.js'
 import { envoyFinding } from './findings.js'
@@ -14,7 +14,7 @@ import { selectListener } from './listener.js'
 import type { Cluster, EnvoyModel, FilterChain, HttpConnectionManager, Listener, NetworkFilter, Route, RouteConfiguration, TcpProxy, VirtualHost } from './model.js'
 import { analyzeNetworkFilters, httpFilterFindings } from './network-filter.js'
 import { filterChainName, networkFilterRef, routeConfigRef, routeName, routeRef, virtualHostRef } from './refs.js'
-import { computeRedirect, pickWeightedCluster, rewriteHost, rewritePath, routeActionExtras, selectRoute, type RouteRequest } from './route.js'
+import { computeRedirect, pickWeightedCluster, rewriteHost, rewritePath, routeActionExtras, selectRoute, selectVirtualCluster, type RouteRequest } from './route.js'
 import { statsStep } from './stats.js'
 import { selectVirtualHost, stripPort } from './virtual-host.js'
 
@@ -87,7 +87,13 @@ export function traceEnvoy(model: EnvoyModel, conn: EnvoyConnection, http: HttpF
     )
     return finish(s, 'unknown')
   }
-  const detected = detectAttributes(sel.ran, { transportProtocol: conn.transportProtocol, serverName: conn.serverName, applicationProtocols: conn.applicationProtocols }, sel.localAddress, conn.source)
+  const detected = detectAttributes(
+    sel.ran,
+    { transportProtocol: conn.transportProtocol, serverName: conn.serverName, applicationProtocols: conn.applicationProtocols },
+    sel.localAddress,
+    conn.source,
+    envoyBefore(model, 1, 17) !== false,
+  )
   const fcSel = selectFilterChain(listener, detected.attributes)
   s.steps.push(filterChainStep(listener, detected.attributes, fcSel, detected.findings, detected.notes))
   if (fcSel.how === 'unresolved') return finish(s, 'unknown')
@@ -170,7 +176,7 @@ function routeConfigFor(s: State, hcm: HttpConnectionManager): { rc: RouteConfig
         rc: null,
         step: newStep('route_config', 'unresolved', `Route configuration ${rs.routeConfigName} (RDS) is not in the snapshot.`, {
           decision: { source: 'rds', name: rs.routeConfigName, routesInSnapshot: s.model.present.routes },
-          findings: [envoyFinding('unknown-extension', { where: s.model.present.routes ? 'RDS (route configuration missing from the routes dump)' : 'snapshot (no routes dump)', typeUrl: `route config ${rs.routeConfigName}` })],
+          findings: [envoyFinding('config-missing-from-snapshot', { what: s.model.present.routes ? `route configuration ${rs.routeConfigName} in its routes dump (RDS not received yet?)` : `routes dump (route configuration ${rs.routeConfigName})` })],
         }),
       }
     }
@@ -180,11 +186,16 @@ function routeConfigFor(s: State, hcm: HttpConnectionManager): { rc: RouteConfig
   return { rc: null, step: newStep('route_config', 'unresolved', `The HTTP connection manager uses ${what}, which mesh-trace does not model.`, { decision: { source: rs.kind }, findings: [envoyFinding('unknown-extension', { where: 'HTTP connection manager', typeUrl: what })] }) }
 }
 
-function virtualServiceName(config: string | null): string | null {
+/** Name and namespace of the Istio resource in a `filter_metadata.istio.config` path (`/apis/…/namespaces/<ns>/<kind>/<name>`). */
+export function istioConfigRef(config: string | null): { name: string; namespace: string | null; kind: string | null } | null {
   if (!config) return null
-  const parts = config.split('/')
-  const i = parts.indexOf('virtual-service')
-  return i >= 0 && parts[i + 1] ? parts[i + 1] : parts[parts.length - 1]
+  const parts = config.split('/').filter((p) => p !== '')
+  const ns = parts.indexOf('namespaces')
+  return {
+    name: parts[parts.length - 1] ?? config,
+    namespace: ns >= 0 ? (parts[ns + 1] ?? null) : null,
+    kind: parts.length >= 2 ? parts[parts.length - 2] : null,
+  }
 }
 
 function traceHcm(s: State, chain: FilterChain, f: NetworkFilter, hcm: HttpConnectionManager, findings: Finding[], http: HttpFacts | undefined, opts: { randomValue?: number }): EnvoyTrace {
@@ -251,7 +262,7 @@ function traceHcm(s: State, chain: FilterChain, f: NetworkFilter, hcm: HttpConne
   const tlsPeer = s.conn.transportProtocol === 'tls' && chain.transportSocket !== null && s.conn.direction === 'inbound'
   const req: RouteRequest = { method: http.method, path: http.path, headers: view, scheme: http.scheme, tls: { presented: tlsPeer, validated: tlsPeer } }
   const randomValue = opts.randomValue ?? 0
-  const rSel = selectRoute(vh, req, { randomValue })
+  const rSel = selectRoute(vh, req, { randomValue, ignorePathParameters: boolAt(rc.raw, 'ignore_path_parameters_in_path_matching') === true })
   if (rSel.unresolved) {
     s.steps.push(
       newStep('route', 'unresolved', `Route ${routeName(rSel.unresolved.route)} of ${vh.name} uses ${rSel.unresolved.what}, which mesh-trace does not model.`, {
@@ -298,9 +309,14 @@ function traceRouteAction(
   opts: { randomValue?: number },
 ): EnvoyTrace {
   const decision: Record<string, unknown> = { action: route.action.kind }
-  const vs = virtualServiceName(route.istioConfig)
-  if (vs) {
-    decision.virtualService = vs
+  // Virtual clusters only name the stats (vhost.<vh>.vcluster.<vc>.*); shown when the vhost defines any.
+  const vcluster = selectVirtualCluster(vh, req.headers)
+  if (vcluster !== '') decision.virtualCluster = vcluster
+  const vsRef = istioConfigRef(route.istioConfig)
+  const vs = vsRef?.name ?? null
+  if (vsRef) {
+    decision.virtualService = vsRef.name
+    if (vsRef.namespace) decision.virtualServiceNamespace = vsRef.namespace
     decision.istioConfig = route.istioConfig
   }
   const base = { chosen: routeRef(route), decision, evidence, rejected, findings }

@@ -25,7 +25,7 @@ export interface ParsedRules {
 
 const TABLES = new Set(['raw', 'mangle', 'nat', 'filter', 'security'])
 const COMMAND_LINE = /^(?:\S*\/)?(ip6?tables)(?:-legacy|-nft)?\s+(-.*)$/
-const TOOL_CALL = /^(?:\S*\/)?(ip6?tables)(?:-legacy|-nft)?-(save|restore)\b(.*)$/
+const TOOL_CALL = /^(?:\S*\/)?(ip6?tables)(?:-legacy|-nft)?-(save|restore)(\s.*)?$/
 const NFT_TABLE = /^\s*table\s+(inet|ip|ip6|arp|bridge|netdev)\s+\S+\s*\{/
 const NFT_SCRIPT = /^\s*(add|flush|insert|create)\s+(table|chain|rule)\s+(inet|ip|ip6)\s/
 
@@ -126,6 +126,8 @@ function parseLines(lines: LogLine[], file: string, lenient: boolean): ParsedRul
     lastRestore: { family: Family; tables: Set<string>; group: number; signalled: boolean } | null
   } = { lastSave: null, lastRestore: null }
   let pendingHeader = false
+  /** The last log line that was neither blank nor an error, to tie an error to the command it follows. */
+  let lastSignificantLine = 0
 
   for (const l of lines) {
     const t = l.text.trim()
@@ -257,16 +259,21 @@ function parseLines(lines: LogLine[], file: string, lenient: boolean): ParsedRul
       // Listing commands (`iptables -t nat -L`) change nothing.
       if (/^(-L|--list|-S|--list-rules|-n|-v|-C|--check)$/.test(rest[0] ?? '')) continue
       commands.push({ family: familyOf(cmd[1]), table, words: rest, src: { text: t, line: l.line } })
+      lastSignificantLine = l.line
       continue
     }
     if (lenient) {
       if (isLogError(t)) {
-        errors.push(l)
         const last = commands[commands.length - 1]
-        if (last && last.src.line === l.line - 1) last.failed = l
+        const afterCommand = last !== undefined && last.src.line === lastSignificantLine
+        if (afterCommand) last.failed = l
+        // istio-iptables.sh first deletes and flushes its old chains; those commands fail on a fresh pod, harmlessly.
+        const cleanup = afterCommand && /^(-[DFXZ]|--delete|--flush|--delete-chain|--zero)$/.test(last.words[0] ?? '')
+        if (!cleanup) errors.push(l)
         const lastBlock = blocks[blocks.length - 1]
         if (lastBlock && lastBlock.kind === 'restore' && /line \d+ failed/.test(t)) for (const b of blocks) if (b.group === lastBlock.group) b.failed = l
       }
+      if (!isLogError(t) && !/^Try `/.test(t)) lastSignificantLine = l.line
       continue
     }
     if (/^(ip|ip6) /.test(t) || /^ip -f/.test(t)) continue

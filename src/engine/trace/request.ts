@@ -20,6 +20,8 @@ export interface Request {
   /** Bound source address (outbound) or peer address (inbound). */
   srcIp?: string
   srcPort?: number
+  /** The client speaks TLS (also implied by https:// and by an SNI). */
+  tls?: boolean
   /** TLS server name the client sends (tls_inspector), if any. */
   sni?: string
   /** ALPN protocols the client offers (TLS) or http_inspector detects (plaintext). */

@@ -150,7 +150,7 @@ export function traceRequest(ctx: TraceContext, request: Request): Trace {
     return finish()
   }
 
-  const tls = request.protocol === 'https' || request.sni !== undefined
+  const tls = request.tls === true || request.protocol === 'https' || request.sni !== undefined
   const conn: EnvoyConnection = {
     direction: request.direction,
     delivered,

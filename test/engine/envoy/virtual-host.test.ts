@@ -1,0 +1,71 @@
+import { describe, expect, it } from 'vitest'
+import { loadRouteConfiguration } from '../../../src/engine/envoy/config-dump.js'
+import { portStart, selectVirtualHost } from '../../../src/engine/envoy/virtual-host.js'
+
+const rc = (vhosts: Array<[string, string[]]>, extra: Record<string, unknown> = {}) => loadRouteConfiguration({ name: 'r', virtual_hosts: vhosts.map(([name, domains]) => ({ name, domains, routes: [] })), ...extra })
+
+describe('selectVirtualHost (RouteMatcher::findVirtualHost)', () => {
+  const table: Array<[string, string[]]> = [
+    ['exact', ['api.example.com', 'api.example.com:8080']],
+    ['suffix-long', ['*.api.example.com']],
+    ['suffix-short', ['*.example.com']],
+    ['suffix-dash', ['*-staging.example.org']],
+    ['prefix', ['api.*']],
+    ['prefix-long', ['api.example.*']],
+    ['default', ['*']],
+  ]
+
+  it.each([
+    ['exact domain', 'api.example.com', {}, 'exact', 'exact'],
+    ['exact is case-insensitive (Host is lower-cased)', 'API.Example.COM', {}, 'exact', 'exact'],
+    ['host:port must be listed to match when ports are not ignored', 'api.example.com:8080', {}, 'exact', 'exact'],
+    ['near miss: an unlisted port falls to the prefix wildcard', 'api.example.com:9090', {}, 'prefix-long', 'prefix_wildcard'],
+    ['ignore_port_in_host_matching strips the port', 'api.example.com:9090', { ignore_port_in_host_matching: true }, 'exact', 'exact'],
+    ['the longest suffix wildcard wins', 'v1.api.example.com', {}, 'suffix-long', 'suffix_wildcard'],
+    ['a suffix wildcard with a dash', 'web-staging.example.org', {}, 'suffix-dash', 'suffix_wildcard'],
+    ['suffix beats prefix', 'api.example.com.cn', {}, 'prefix-long', 'prefix_wildcard'],
+    ['the wildcard must match at least one character', '-staging.example.org', {}, 'default', 'default'],
+    ['the longest prefix wildcard wins', 'api.example.net', {}, 'prefix-long', 'prefix_wildcard'],
+    ['anything else gets *', 'other.org', {}, 'default', 'default'],
+  ])('%s', (_name, host, extra, vh, how) => {
+    const sel = selectVirtualHost(rc(table, extra), { host })
+
+    expect([sel.chosen?.name, sel.how]).toEqual([vh, how])
+  })
+
+  it('no match and no * vhost: null, with the closest domains and near-miss vhosts', () => {
+    const sel = selectVirtualHost(rc([['ratings', ['ratings', 'ratings.default.svc.cluster.local']], ['reviews', ['reviews']], ['productpage', ['productpage']]]), { host: 'ratingz' })
+
+    expect(sel.chosen).toBeNull()
+    expect(sel.closest[0]).toBe('ratings')
+    expect(sel.rejected.map((r) => [r.candidate.name, r.reason])).toEqual([['ratings', 'domain-mismatch']])
+    expect(sel.otherCount).toBe(2)
+  })
+
+  it('vhost_header picks the vhost from another header', () => {
+    const sel = selectVirtualHost(rc([['a', ['a.com']], ['b', ['b.com']]], { vhost_header: 'X-Route-Host' }), { host: 'a.com', 'x-route-host': 'b.com' })
+
+    expect(sel.chosen?.name).toBe('b')
+  })
+
+  it('an absent Host header matches no vhost…', () => {
+    expect(selectVirtualHost(rc([['a', ['a.com']], ['d', ['*']]]), {}).chosen).toBeNull()
+  })
+
+  // Envoy surprise: with only a `*` vhost Envoy takes a fast path and returns it even without a Host header.
+  it('…unless the * vhost is the only one (fast path in findVirtualHost)', () => {
+    expect(selectVirtualHost(rc([['d', ['*']]]), {}).chosen?.name).toBe('d')
+  })
+})
+
+describe('portStart (HeaderUtility::getPortStart)', () => {
+  it.each([
+    ['host:port', 'a.com:80', 5],
+    ['no port', 'a.com', -1],
+    ['bracketed IPv6 with port', '[fd00::1]:80', 9],
+    ['bracketed IPv6 without port', '[fd00::1]', -1],
+    ['bare IPv6 has no port', 'fd00::1', -1],
+  ])('%s', (_name, host, expected) => {
+    expect(portStart(host)).toBe(expected)
+  })
+})
