@@ -57,6 +57,16 @@ describe('the two sample stories', () => {
     expect(r.stdout).toMatch(/result forwarded: .*outbound\|9080\|\|ratings\.default\.svc\.cluster\.local → 172\.33\.100\.2:9080/)
   })
 
+  it('starts from a sub-bundle named by POD and follows the request into the next pod', async () => {
+    const trace = await traceJson('productpage-v1-d5789fdfb-m2t9r', '--bundle', 'examples/bookinfo-modern', 'http://reviews:9080/reviews/0', '--follow')
+
+    expect(trace.request.source.pod).toBe('default/productpage-v1-d5789fdfb-m2t9r')
+    expect(trace.result.cluster).toBe('outbound|9080||reviews.default.svc.cluster.local')
+    const hops = trace.steps.filter((s: { stage: string }) => s.stage === 'hop')
+    expect(hops).toHaveLength(1)
+    expect(hops[0].decision).toMatchObject({ pod: 'default/reviews-v1-5b5d6494f4-7xk2p', result: { redirectPort: 15006, cluster: 'inbound|9080||' } })
+  })
+
   it('gives the same result as YAML', async () => {
     const r = await cli('--bundle', 'examples/bookinfo', 'http://ratings:9080/ratings/0', '-o', 'yaml')
 

@@ -117,10 +117,12 @@ export async function followTrace(first: Trace, firstCtx: TraceContext, request:
   let last = first
   let lastCtx = firstCtx
   let lastRequest = request
-  const visited = [...(firstCtx.snapshot.pod?.ips ?? (firstCtx.snapshot.pod?.ip !== undefined ? [firstCtx.snapshot.pod.ip] : []))]
+  const visited = [...podIps(firstCtx)]
   for (let hop = 1; hop <= options.maxHops; hop++) {
     const target = nextHopTarget(last)
     if (target === undefined) break
+    // An inbound cluster that forwards to the pod's own IP (ORIGINAL_DST since Istio 1.10) delivers to the app: the end.
+    if (podIps(lastCtx).includes(target.ip)) break
     if (visited.includes(target.ip)) {
       trace = {
         ...trace,
@@ -142,16 +144,22 @@ export async function followTrace(first: Trace, firstCtx: TraceContext, request:
     const appended = appendHop(trace, hop, target, { ctx: found, request: next, transportNote: transport.note })
     trace = appended.trace
     if (appended.hopTrace === undefined) break
-    visited.push(target.ip, ...(found.snapshot.pod?.ips ?? []))
+    visited.push(target.ip, ...podIps(found))
     last = appended.hopTrace
     lastCtx = found
     lastRequest = next
   }
-  if (trace.steps.at(-1)?.stage !== 'hop' && options.maxHops > 0 && nextHopTarget(last) !== undefined && trace !== first) {
+  const pending = nextHopTarget(last)
+  if (trace.steps.at(-1)?.stage !== 'hop' && trace !== first && pending !== undefined && !podIps(lastCtx).includes(pending.ip)) {
     trace = { ...trace, steps: [...trace.steps, {
       stage: 'hop', outcome: 'unresolved', summary: `stopped after --max-hops ${options.maxHops}; the request goes on to ${last.result.endpoints?.[0] ?? 'another pod'}.`,
       decision: { maxHops: options.maxHops }, evidence: [], rejected: [], findings: [],
     }] }
   }
   return trace
+}
+
+function podIps(ctx: TraceContext): string[] {
+  const pod = ctx.snapshot.pod
+  return pod?.ips ?? (pod?.ip !== undefined ? [pod.ip] : [])
 }
