@@ -13,6 +13,8 @@ export interface FakePod {
   admin: Record<string, string>
   /** The sidecar has a pilot-agent binary (false: exec of pilot-agent fails, port-forward is needed). */
   pilotAgent: boolean
+  /** The Envoy admin port a port-forward reaches (default 15000). */
+  adminPort?: number
 }
 
 /** The fake cluster's state: pods with their data, services, and workloads derived from the pods. */

@@ -69,6 +69,10 @@ export interface FakeApiServerOptions {
   token?: string
   /** The token written into the kubeconfig (default: the accepted one; another value gives 401s). */
   kubeconfigToken?: string
+  /** Port-forward: keep the stream open after the admin's reply (the client must notice the reply is whole). */
+  portForwardStaysOpen?: boolean
+  /** Port-forward: the admin answers with a chunked body, as Envoy does for large replies. */
+  portForwardChunked?: boolean
   /** Default namespace written into the kubeconfig's context. */
   namespace?: string
 }
@@ -333,22 +337,25 @@ export async function startFakeApiServer(options: FakeApiServerOptions): Promise
       void (async () => {
         const f = takeFault(`admin:${adminPath}`) ?? fault
         if (f?.latencyMs !== undefined) await sleep(f.latencyMs)
-        if (port !== 15000 || f?.adminDown === true) {
+        if (port !== (pod.adminPort ?? 15000) || f?.adminDown === true) {
           ws.send(Buffer.concat([Buffer.from([1]), Buffer.from(`error forwarding port ${port} to pod: connection refused`)]))
           ws.close(1000)
           return
         }
         const body = m?.[1] === 'GET' ? pod.admin[adminPath] : undefined
         const payload = Buffer.from(body ?? 'invalid path.\n', 'utf8')
-        const head = `HTTP/1.1 ${body === undefined ? '404 Not Found' : '200 OK'}\r\ncontent-type: ${adminPath.startsWith('stats') || body === undefined ? 'text/plain' : 'application/json'}\r\ncontent-length: ${payload.length}\r\nconnection: close\r\n\r\n`
-        const all = Buffer.concat([Buffer.from(head, 'latin1'), payload])
+        const chunked = options.portForwardChunked === true
+        const framing = chunked ? 'transfer-encoding: chunked' : `content-length: ${payload.length}`
+        const head = `HTTP/1.1 ${body === undefined ? '404 Not Found' : '200 OK'}\r\ncontent-type: ${adminPath.startsWith('stats') || body === undefined ? 'text/plain' : 'application/json'}\r\n${framing}\r\nconnection: close\r\n\r\n`
+        const encoded = chunked ? Buffer.concat([...chunksOf(payload, 16 * 1024).map((c) => Buffer.concat([Buffer.from(`${c.length.toString(16)}\r\n`), c, Buffer.from('\r\n')])), Buffer.from('0\r\n\r\n')]) : payload
+        const all = Buffer.concat([Buffer.from(head, 'latin1'), encoded])
         if (f?.cut === true) {
           sendChunked((c, b) => ws.send(Buffer.concat([Buffer.from([c]), b as Buffer])), all.subarray(0, Math.floor(all.length / 2)), 0)
           ws.terminate()
           return
         }
         sendChunked((c, b) => ws.send(Buffer.concat([Buffer.from([c]), b as Buffer])), all, 0)
-        ws.close(1000)
+        if (options.portForwardStaysOpen !== true) ws.close(1000)
       })()
     })
   }
@@ -516,6 +523,12 @@ function sendJson(res: http.ServerResponse, code: number, body: unknown): void {
   const text = JSON.stringify(body)
   res.writeHead(code, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(text) })
   res.end(text)
+}
+
+function chunksOf(bytes: Buffer, size: number): Buffer[] {
+  const out: Buffer[] = []
+  for (let i = 0; i < bytes.length; i += size) out.push(bytes.subarray(i, i + size))
+  return out
 }
 
 /** Whether a fault written for `pattern` applies to `endpoint` (exact, a query or sub-name after it, or a prefix ending in ':'). */

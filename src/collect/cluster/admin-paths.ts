@@ -18,6 +18,21 @@ export const ADMIN_GET_ALLOW_LIST: readonly string[] = Object.freeze([
 /** The admin port of an Envoy sidecar (Istio, Kuma, Consul and OSM all default to it or publish it on localhost). */
 export const ENVOY_ADMIN_PORT = 15000
 
+/**
+ * The Envoy admin port of a sidecar, for the port-forward path (pilot-agent, Istio's, knows its own): Kuma's
+ * `kuma.io/envoy-admin-port` annotation or 9901 for `kuma-sidecar`, 19000 for Consul's `consul-dataplane` /
+ * `envoy-sidecar`, else Istio's and OSM's 15000.
+ */
+export function adminPortOf(pod: Record<string, unknown>, container: string): number {
+  const meta = pod.metadata !== null && typeof pod.metadata === 'object' ? (pod.metadata as Record<string, unknown>) : {}
+  const annotations = meta.annotations !== null && typeof meta.annotations === 'object' ? (meta.annotations as Record<string, unknown>) : {}
+  const kumaPort = Number(annotations['kuma.io/envoy-admin-port'])
+  if (Number.isInteger(kumaPort) && kumaPort > 0 && kumaPort < 65536) return kumaPort
+  if (container === 'kuma-sidecar') return 9901
+  if (container === 'consul-dataplane' || container === 'envoy-sidecar') return 19000
+  return ENVOY_ADMIN_PORT
+}
+
 /** Whether `path` is an allow-listed admin GET path (exact match, query included). */
 export function isAllowedAdminPath(path: string): boolean {
   return ADMIN_GET_ALLOW_LIST.includes(path)

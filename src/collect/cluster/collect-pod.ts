@@ -1,7 +1,8 @@
 import type { Snapshot } from '../../engine/snapshot.js'
 import { UserError } from '../../errors.js'
 import { podFacts, serviceFacts } from '../bundle/read-bundle.js'
-import { adminHttpRequest, ENVOY_ADMIN_PORT, pilotAgentRequestArgv } from './admin-paths.js'
+import { parseAdminHttpReply } from './admin-http.js'
+import { adminHttpRequest, adminPortOf, pilotAgentRequestArgv } from './admin-paths.js'
 import { isIstioCniPod, rebuildIstioCniRules } from './istio-cni.js'
 import { createKubeApi, KubeApiError, type KubeApi, type KubeObject } from './kube-api.js'
 import { connectToCluster, type KubeConnection, type KubeOptions } from './kube-connection.js'
@@ -99,14 +100,22 @@ export interface CollectExtras {
 
 /**
  * For --follow: the pod that owns `ip` (not host-network), collected like `collectFromPod`; undefined when no pod has
- * that IP. A pod without the sidecar yields a snapshot with only its pod facts and a note.
+ * that IP. Searches all namespaces (`list pods` cluster-wide), else the namespace in use. A pod without the sidecar
+ * yields a snapshot with only its pod facts and a note.
  */
 export async function collectPodByIp(ip: string, options: KubeOptions, progress: (message: string) => void = () => {}): Promise<Snapshot | undefined> {
   const conn = await connectToCluster(options)
   const api = createKubeApi(conn)
+  const selector = `fieldSelector=${encodeURIComponent(`status.podIP=${ip}`)}`
   let list: KubeObject
   try {
-    list = await api.get(`/api/v1/pods?fieldSelector=${encodeURIComponent(`status.podIP=${ip}`)}`, 'list pods')
+    try {
+      list = await api.get(`/api/v1/pods?${selector}`, 'list pods')
+    } catch (err) {
+      // Without a cluster-wide list, look in the namespace in use.
+      if (!(err instanceof KubeApiError && err.status === 403)) throw err
+      list = await api.get(`/api/v1/namespaces/${enc(conn.namespace)}/pods?${selector}`, 'list pods')
+    }
   } catch (err) {
     throw await explainKubeError(err, api, { namespace: conn.namespace, server: conn.server, what: `the pod with IP ${ip}` })
   }
@@ -170,7 +179,7 @@ async function collectResolvedPod(api: KubeApi, conn: KubeConnection, pod: KubeO
   const envoyErrors: unknown[] = []
   const envoyTasks = ENVOY_FETCHES.map(async (fetch) => {
     try {
-      const { body, via } = await fetchAdmin(api, ns, name, container, fetch.path, fetch.json === 'required')
+      const { body, via } = await fetchAdmin(api, ns, name, container, adminPortOf(pod, container), fetch.path, fetch.json === 'required')
       raw.admin[fetch.key] = body
       raw.envoyVia ??= via
       return [fetch.key, fetch.json === 'never' || !/^\s*[[{]/.test(body) ? body : JSON.parse(body)] as const
@@ -297,22 +306,22 @@ function noteOrder(a: string, b: string): number {
  * refused, a port-forward to :15000. A stream that ends without exec's status frame, or a JSON body that does not
  * parse, is incomplete: retried once, then reported — never taken as a complete dump.
  */
-async function fetchAdmin(api: KubeApi, ns: string, pod: string, container: string, path: string, mustBeJson: boolean): Promise<{ body: string; via: 'exec' | 'port-forward' }> {
+async function fetchAdmin(api: KubeApi, ns: string, pod: string, container: string, adminPort: number, path: string, mustBeJson: boolean): Promise<{ body: string; via: 'exec' | 'port-forward' }> {
   const attempt = async (): Promise<{ body: string; via: 'exec' | 'port-forward' }> => {
     let body: string
     let via: 'exec' | 'port-forward' = 'exec'
     try {
-      body = await execAdmin(api, ns, pod, container, path)
+      body = await execAdmin(api, ns, pod, container, adminPort, path)
     } catch (err) {
       const refused = err instanceof KubeApiError && err.status === 403
       if (!(err instanceof AdminFetchError && err.reason === 'no-pilot-agent') && !refused) throw err
       try {
-        body = await portForwardAdmin(api, ns, pod, path)
+        body = await portForwardAdmin(api, ns, pod, adminPort, path)
         via = 'port-forward'
       } catch (pfErr) {
         // Without pilot-agent, the port-forward's failure is the news; when exec was refused, the 403 names the permission.
         if (refused) throw err
-        throw new AdminFetchError('no-pilot-agent', `the ${container} container has no pilot-agent, and the port-forward to :${ENVOY_ADMIN_PORT} failed (${pfErr instanceof Error ? pfErr.message : String(pfErr)})`)
+        throw new AdminFetchError('no-pilot-agent', `the ${container} container has no pilot-agent, and the port-forward to :${adminPort} failed (${pfErr instanceof Error ? pfErr.message : String(pfErr)})`)
       }
     }
     if (mustBeJson) {
@@ -332,7 +341,7 @@ async function fetchAdmin(api: KubeApi, ns: string, pod: string, container: stri
   }
 }
 
-async function execAdmin(api: KubeApi, ns: string, pod: string, container: string, path: string): Promise<string> {
+async function execAdmin(api: KubeApi, ns: string, pod: string, container: string, adminPort: number, path: string): Promise<string> {
   const result = await api.exec(ns, pod, container, pilotAgentRequestArgv(path))
   const stdout = result.stdout.toString('utf8')
   if (result.status === undefined) {
@@ -344,24 +353,18 @@ async function execAdmin(api: KubeApi, ns: string, pod: string, container: strin
     throw new AdminFetchError('no-pilot-agent', `the ${container} container has no pilot-agent`)
   }
   if (/connection refused|dial tcp|connect: /i.test(result.stderr)) {
-    throw new AdminFetchError('admin-down', `the Envoy admin on :${ENVOY_ADMIN_PORT} does not answer (${firstLine(result.stderr)})`)
+    throw new AdminFetchError('admin-down', `the Envoy admin on :${adminPort} does not answer (${firstLine(result.stderr)})`)
   }
   throw new AdminFetchError('failed', `pilot-agent request GET ${path} failed (${firstLine(result.stderr) || result.status.message || 'non-zero exit'})`)
 }
 
-async function portForwardAdmin(api: KubeApi, ns: string, pod: string, path: string): Promise<string> {
-  const reply = await api.portForward(ns, pod, ENVOY_ADMIN_PORT, adminHttpRequest(path))
-  const end = reply.indexOf('\r\n\r\n')
-  if (end < 0) throw new AdminFetchError('incomplete', `the admin reply through port-forward ended before its headers (${reply.length} bytes)`)
-  const head = reply.subarray(0, end).toString('latin1')
-  const body = reply.subarray(end + 4)
-  const status = /^HTTP\/1\.[01] (\d{3})/.exec(head)?.[1]
-  if (status !== '200') throw new AdminFetchError('failed', `the Envoy admin answered ${status ?? 'garbage'} for ${path} through port-forward`)
-  const length = /\r\ncontent-length:\s*(\d+)/i.exec(head)?.[1]
-  if (length !== undefined && Number(length) !== body.length) {
-    throw new AdminFetchError('incomplete', `the admin reply for ${path} through port-forward broke off (${body.length} of ${length} bytes)`)
-  }
-  return body.toString('utf8')
+async function portForwardAdmin(api: KubeApi, ns: string, pod: string, adminPort: number, path: string): Promise<string> {
+  const bytes = await api.portForward(ns, pod, adminPort, adminHttpRequest(path, adminPort), (received) => parseAdminHttpReply(received, false).complete)
+  const reply = parseAdminHttpReply(bytes, true)
+  if (reply.status === undefined) throw new AdminFetchError('incomplete', `the admin reply through port-forward ended before its headers (${bytes.length} bytes)`)
+  if (reply.status !== 200) throw new AdminFetchError('failed', `the Envoy admin answered ${reply.status} for ${path} through port-forward`)
+  if (!reply.complete || reply.body === undefined) throw new AdminFetchError('incomplete', `the admin reply for ${path} through port-forward broke off (${bytes.length} bytes)`)
+  return reply.body.toString('utf8')
 }
 
 function adminUserError(err: AdminFetchError, podRef: string, container: string): UserError {
@@ -369,7 +372,7 @@ function adminUserError(err: AdminFetchError, podRef: string, container: string)
     case 'admin-down':
       return new UserError(`The Envoy admin of pod ${podRef} does not answer: ${err.message}.`, { code: 'admin-not-answering', hint: `Check the sidecar is healthy (kubectl logs ${podRef.split('/')[1]} -c ${container} -n ${podRef.split('/')[0]}), then retry.` })
     case 'no-pilot-agent':
-      return new UserError(`The ${container} container of pod ${podRef} has no pilot-agent, and a port-forward to the admin port :${ENVOY_ADMIN_PORT} failed too.`, { code: 'admin-not-answering', hint: 'Name the Envoy sidecar with -c CONTAINER, or capture the config elsewhere and use --config-dump.' })
+      return new UserError(`The Envoy admin of pod ${podRef} cannot be reached: ${err.message}.`, { code: 'admin-not-answering', hint: 'Name the Envoy sidecar with -c CONTAINER, or capture the config elsewhere and use --config-dump.' })
     default:
       return new UserError(`The Envoy config of pod ${podRef} could not be read: ${err.message}.`, { code: 'admin-failed', hint: 'Retry; if it keeps failing, raise --request-timeout (large meshes have large config dumps).' })
   }

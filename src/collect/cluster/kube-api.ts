@@ -54,8 +54,11 @@ export interface KubeApi {
   get(path: string, call: string): Promise<KubeObject>
   getText(path: string, call: string): Promise<string>
   exec(namespace: string, pod: string, container: string, argv: string[]): Promise<ExecResult>
-  /** Sends `request` through a port-forward to `port` and returns everything the pod sent back. */
-  portForward(namespace: string, pod: string, port: number, request: string): Promise<Buffer>
+  /**
+   * Sends `request` through a port-forward to `port` and returns what the pod sent back: until `isComplete` says the
+   * reply is whole (then the stream is closed), or until the pod closes the connection.
+   */
+  portForward(namespace: string, pod: string, port: number, request: string, isComplete?: (received: Buffer) => boolean): Promise<Buffer>
   /** Asks the API server whether the user may do something (SelfSubjectAccessReview); undefined if it cannot tell. */
   canI(permission: Permission): Promise<boolean | undefined>
 }
@@ -125,12 +128,19 @@ export function createKubeApi(conn: KubeConnection): KubeApi {
         return { stdout: Buffer.concat(stdoutChunks), stderr, ...(status !== undefined ? { status } : {}) }
       })
     },
-    async portForward(namespace, pod, port, rawRequest) {
+    async portForward(namespace, pod, port, rawRequest, isComplete) {
       const { PortForward } = await import('@kubernetes/client-node')
       const call = 'create pods/portforward'
       const out: Buffer[] = []
       let errText = ''
-      const output = new Writable({ write: (chunk: Buffer, _enc, cb) => { out.push(chunk); cb() } })
+      let done: (() => void) | undefined
+      const output = new Writable({
+        write: (chunk: Buffer, _enc, cb) => {
+          out.push(chunk)
+          if (isComplete?.(Buffer.concat(out)) === true) done?.()
+          cb()
+        },
+      })
       const err = new Writable({ write: (chunk: Buffer, _enc, cb) => { errText += chunk.toString('utf8'); cb() } })
       // The input stays open: ending it would make client-node close the socket before the answer arrives.
       const input = new PassThrough()
@@ -145,10 +155,12 @@ export function createKubeApi(conn: KubeConnection): KubeApi {
         onTimeout(() => ws.terminate())
         input.write(Buffer.from(rawRequest, 'latin1'))
         const code = await new Promise<number>((resolve) => {
-          if (ws.readyState === 3) resolve(1000)
+          done = () => resolve(1000)
+          if (ws.readyState === 3 || isComplete?.(Buffer.concat(out)) === true) resolve(1000)
           else ws.on('close', (c: number) => resolve(c))
         })
         input.destroy()
+        if (ws.readyState !== 3) ws.terminate()
         if (errText !== '') throw new KubeApiError('stream', call, `the port-forward to port ${port} failed: ${errText.trim()}`)
         if (code !== 1000 && code !== 1005) throw new KubeApiError('stream', call, `the port-forward to port ${port} broke off (WebSocket close ${code})`)
         return Buffer.concat(out)

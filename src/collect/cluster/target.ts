@@ -152,6 +152,9 @@ export function checkPodUsable(pod: KubeObject, container: string): void {
   const containers = arr(spec.containers).map((c) => String(c.name))
   const nativeSidecars = arr(spec.initContainers).filter((c) => c.restartPolicy === 'Always').map((c) => String(c.name))
   if (!containers.includes(container) && !nativeSidecars.includes(container)) {
+    if (obj(meta.annotations)['ambient.istio.io/redirection'] === 'enabled') {
+      throw new UserError(`Pod ${name} is in Istio ambient mode: it has no sidecar (ztunnel carries its traffic), and mesh-trace follows sidecars.`, { code: 'pod-ambient', hint: 'Trace from a pod with a sidecar, or inspect ztunnel with istioctl ztunnel-config.' })
+    }
     throw new UserError(`Pod ${name} has no ${container} container (it has ${[...containers, ...nativeSidecars].join(', ') || 'none'}).`, {
       code: 'pod-not-meshed',
       hint: 'Choose a pod in the mesh, name the sidecar with -c CONTAINER, or pass --bundle to trace saved config.',

@@ -205,6 +205,7 @@ describe('pods that cannot be read', () => {
   it.each([
     ['not running', brokenPod((p) => { p.status.phase = 'Pending' }), 'istio-proxy', 'pod-not-running', /is Pending, not Running/],
     ['without the sidecar', exampleCluster(), 'envoy', 'pod-not-meshed', /has no envoy container \(it has reviews, istio-proxy\)/],
+    ['in ambient mode', brokenPod((p) => { p.metadata.annotations['ambient.istio.io/redirection'] = 'enabled'; p.spec.containers = p.spec.containers.filter((c: { name: string }) => c.name !== 'istio-proxy') }), 'istio-proxy', 'pod-ambient', /is in Istio ambient mode: it has no sidecar/],
     ['with the sidecar not ready', brokenPod((p) => { p.status.containerStatuses[0].ready = false; p.status.containerStatuses[0].state = { waiting: { reason: 'CrashLoopBackOff' } } }), 'istio-proxy', 'container-not-ready', /istio-proxy container of pod default\/.* is not ready \(CrashLoopBackOff\)/],
   ])('a pod %s is refused with one sentence', async (_name, data, container, code, message) => {
     await withCluster({ data }, async (_server, kube) => {
@@ -408,6 +409,58 @@ describe('sidecars without pilot-agent', () => {
   })
 })
 
+describe('Envoy sidecars of other meshes (no pilot-agent)', () => {
+  it.each([
+    ['Kuma', 'kuma-sidecar', {}, 9901],
+    ['Kuma with its admin port annotation', 'kuma-sidecar', { 'kuma.io/envoy-admin-port': '9902' }, 9902],
+    ['Consul', 'consul-dataplane', {}, 19000],
+    ['OSM', 'envoy', {}, 15000],
+  ])('%s: a port-forward to the admin port of %s', async (_name, container, annotations, port) => {
+    const data = exampleCluster()
+    const pod = data.pods[0]
+    pod.pilotAgent = false
+    pod.adminPort = port
+    Object.assign(pod.object.metadata.annotations, annotations)
+    for (const list of [pod.object.spec.containers, pod.object.status.containerStatuses]) for (const c of list) if (c.name === 'istio-proxy') c.name = container
+    await withCluster({ data }, async (server, kube) => {
+      const snapshot = await collectFromPod(BOOKINFO_POD, { ...kube, container })
+
+      expect(snapshot.envoy?.origin).toBe('port-forward')
+      expect(snapshot.envoy?.configDump).toBeDefined()
+      expect(server.requests.filter((r) => r.endpoint === 'portforward').map((r) => r.query.ports)).toEqual([[String(port)], [String(port)], [String(port)]])
+    })
+  })
+
+  it('names the port when the port-forward finds no admin', async () => {
+    const data = exampleCluster()
+    data.pods[0].pilotAgent = false
+    data.pods[0].adminPort = 15999
+    data.pods[0].logs = {}
+    await withCluster({ data }, async (_server, kube) => {
+      await expectUserError(collectFromPod(BOOKINFO_POD, kube), 'admin-not-answering', /^The Envoy admin of pod default\/reviews-v1-cb8655c75-b97zc cannot be reached: the istio-proxy container has no pilot-agent, and the port-forward to :15000 failed \(the port-forward to port 15000 failed: error forwarding port 15000/)
+    })
+  })
+})
+
+describe('port-forward replies', () => {
+  it.each([
+    ['a stream that stays open after a Content-Length reply', { portForwardStaysOpen: true }],
+    ['a chunked reply on a stream that stays open', { portForwardStaysOpen: true, portForwardChunked: true }],
+    ['a chunked reply', { portForwardChunked: true }],
+  ])('%s is read whole, without waiting for the timeout', async (_name, options) => {
+    const data = exampleCluster()
+    data.pods[0].pilotAgent = false
+    await withCluster({ data, ...options }, async (_server, kube) => {
+      const started = performance.now()
+      const snapshot = await collectFromPod(BOOKINFO_POD, kube)
+
+      expect(snapshot.notes).toEqual([])
+      expect(snapshot.envoy?.configDump).toEqual(JSON.parse(served('bookinfo', 'config_dump.json')))
+      expect(performance.now() - started).toBeLessThan(2000)
+    }, { requestTimeout: '4s' })
+  })
+})
+
 describe('istio-cni pods', () => {
   it('rebuild iptables from annotations (origin cni), read no init log, and say so', async () => {
     const data = exampleCluster()
@@ -439,6 +492,15 @@ describe('collectPodByIp (for --follow)', () => {
       expect(snapshot?.envoy?.configDump).toBeDefined()
       expect(server.requests[0]).toMatchObject({ endpoint: 'pods', path: '/api/v1/pods', query: { fieldSelector: ['status.podIP=172.33.100.2'] } })
       expectReadOnly(server.requests)
+    })
+  })
+
+  it('looks in the namespace in use without a cluster-wide list', async () => {
+    await withCluster({ faults: [{ endpoint: 'pods', status: 403, times: 1 }] }, async (server, kube) => {
+      const snapshot = await collectPodByIp('172.33.72.6', kube)
+
+      expect(snapshot?.pod?.name).toBe('productpage-v1-8554d58bff-d9wbg')
+      expect(server.requests[1]).toMatchObject({ endpoint: 'pods', path: '/api/v1/namespaces/default/pods' })
     })
   })
 
