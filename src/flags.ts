@@ -23,6 +23,7 @@ export const requestFlags = {
   sni: Flags.string({ summary: 'TLS server name the client sends (implies TLS).', helpGroup: 'REQUEST' }),
   alpn: Flags.string({ summary: 'Comma-separated ALPN protocols the client offers (e.g. istio-http/1.1,istio).', helpGroup: 'REQUEST' }),
   'random-value': Flags.integer({ summary: "Envoy's random value for weighted clusters (as in router_check_tool).", min: 0, helpGroup: 'REQUEST' }),
+  'expect-vs': Flags.string({ summary: 'A VirtualService (NAME or NAMESPACE/NAME) you expect to route the request; the trace says whether it does.', helpGroup: 'REQUEST' }),
 }
 
 /** Offline inputs: a bundle, or single files that override the bundle's. */
@@ -61,6 +62,7 @@ export function requestOptionsFromFlags(flags: {
   sni?: string
   alpn?: string
   'random-value'?: number
+  'expect-vs'?: string
 }): RequestOptions {
   const options: RequestOptions = { method: flags.method, headers: flags.header ?? [], inbound: flags.inbound }
   if (flags.uid !== undefined) options.uid = flags.uid
@@ -70,6 +72,7 @@ export function requestOptionsFromFlags(flags: {
   if (flags.sni !== undefined) options.sni = flags.sni
   if (flags.alpn !== undefined) options.alpn = flags.alpn.split(',').map((a) => a.trim()).filter((a) => a !== '')
   if (flags['random-value'] !== undefined) options.randomValue = flags['random-value']
+  if (flags['expect-vs'] !== undefined) options.expectVs = flags['expect-vs']
   return options
 }
 

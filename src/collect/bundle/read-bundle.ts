@@ -196,8 +196,11 @@ async function snapshotFromFiles(files: BundleFiles, display: (file: string) => 
     logical('pods', files.pods)
   }
   if (files.meta !== undefined) {
-    const meta = (await readJson(files.meta, display)) as { capturedAt?: unknown; notes?: unknown }
+    const meta = (await readJson(files.meta, display)) as { capturedAt?: unknown; notes?: unknown; iptables?: { origin?: unknown } }
     if (typeof meta?.capturedAt === 'string') snapshot.capturedAt = meta.capturedAt
+    // capture records where iptables-save.txt came from: rules rebuilt for an istio-cni pod stay marked as such.
+    const origin = meta?.iptables?.origin
+    if (snapshot.iptables !== undefined && (origin === 'init-log' || origin === 'cni' || origin === 'exec')) snapshot.iptables.origin = origin
     if (Array.isArray(meta?.notes)) snapshot.notes.push(...meta.notes.filter((n): n is string => typeof n === 'string'))
   }
   return snapshot

@@ -54,7 +54,7 @@ export interface CheckReport {
 const RESULT_FIELDS: ReadonlyArray<keyof TraceResult> = [
   'outcome', 'intercepted', 'redirectPort', 'listener', 'filterChain', 'routeConfig', 'virtualHost', 'route', 'cluster', 'endpoints',
 ]
-const REQUEST_FIELDS = ['url', 'method', 'headers', 'inbound', 'uid', 'gid', 'srcIp', 'ip', 'sni', 'alpn', 'randomValue'] as const
+const REQUEST_FIELDS = ['url', 'method', 'headers', 'inbound', 'uid', 'gid', 'srcIp', 'ip', 'sni', 'alpn', 'randomValue', 'expectVs'] as const
 
 /** Parses a check file (YAML or JSON: `tests: [{name, request: {url, …}, expect: {…}}]`). */
 export function parseCheckFile(text: string, file: string): CheckCase[] {
@@ -111,7 +111,7 @@ export function parseCheckFile(text: string, file: string): CheckCase[] {
         options[k] = req[k] as number
       }
     }
-    for (const k of ['srcIp', 'ip', 'sni'] as const) if (req[k] !== undefined) options[k] = String(req[k])
+    for (const k of ['srcIp', 'ip', 'sni', 'expectVs'] as const) if (req[k] !== undefined) options[k] = String(req[k])
     if (req.alpn !== undefined) options.alpn = Array.isArray(req.alpn) ? req.alpn.map(String) : String(req.alpn).split(',')
     const line = lineOf(item as YamlNode)
     return { name, url: req.url, options, expect: expect as Partial<TraceResult>, ...(line !== undefined ? { line } : {}) }

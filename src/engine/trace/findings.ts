@@ -23,7 +23,11 @@ export function makeFinding<C extends string>(
 export const TRACE_FINDINGS = {
   'assumed-intercepted': {
     level: 'info',
-    template: 'No iptables rules in the snapshot: the connection is assumed to be captured to port {port}, as the sidecar would be.',
+    template: 'No iptables rules in the snapshot: the connection is assumed to be captured to port {port} ({listener}), as a sidecar\'s rules would do.',
+  },
+  'direct-to-listener': {
+    level: 'info',
+    template: 'No iptables rules in the snapshot, and listener {listener} is bound to the destination port {port} itself (as on a gateway): the connection reaches Envoy directly, so nothing was redirected.',
   },
   'dns-unresolved': {
     level: 'warning',
@@ -32,6 +36,18 @@ export const TRACE_FINDINGS = {
   'envoy-missing': {
     level: 'info',
     template: 'The snapshot has no Envoy configuration, so the trace ends after iptables.',
+  },
+  'expected-vs-applied': {
+    level: 'info',
+    template: 'The chosen route comes from VirtualService {vs}, as expected.',
+  },
+  'no-route-from-expected-vs': {
+    level: 'warning',
+    template: '{expected} does not route this request: {actual}. Its routes are not in this proxy\'s config for this host and port — check its hosts, its gateways (it must include mesh for sidecars), exportTo, and the Sidecar resource of this namespace.',
+  },
+  'no-sidecar': {
+    level: 'warning',
+    template: 'Pod {pod} has no sidecar container (containers: {containers}): nothing in this pod routes by VirtualService or DestinationRule; its requests leave as the app sent them.',
   },
   'resolved-from-envoy': {
     level: 'info',

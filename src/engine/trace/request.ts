@@ -28,6 +28,8 @@ export interface Request {
   alpn?: string[]
   /** Envoy's random value for weighted clusters and runtime fractions. */
   randomValue?: number
+  /** A VirtualService (`name` or `namespace/name`) the user expects to route this request. */
+  expectVs?: string
 }
 
 /** A TARGET or request flag that cannot be understood; the message is one sentence for the user. */
@@ -52,6 +54,7 @@ export interface RequestOptions {
   sni?: string
   alpn?: string[]
   randomValue?: number
+  expectVs?: string
 }
 
 const DEFAULT_PORTS: Record<string, number> = { http: 80, https: 443 }
@@ -120,6 +123,7 @@ export function parseRequest(target: string, options: RequestOptions = {}): Requ
     }
     request.randomValue = options.randomValue
   }
+  if (options.expectVs !== undefined && options.expectVs !== '') request.expectVs = options.expectVs
   return request
 }
 

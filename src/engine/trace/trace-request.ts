@@ -82,6 +82,10 @@ export function traceRequest(ctx: TraceContext, request: Request): Trace {
     return { schema: 'mesh-trace/v1', request: view, steps, result }
   }
 
+  const sidecar = pod === undefined || pod.containers === undefined ? undefined : findSidecar(pod)
+  if (pod !== undefined && pod.containers !== undefined && sidecar === undefined) {
+    leadFindings.push(makeFinding(TRACE_FINDINGS, 'no-sidecar', { pod: `${pod.namespace}/${pod.name}`, containers: pod.containers.join(', ') || '(none)' }))
+  }
   if (resolution.via === 'envoy' && request.host !== undefined && dstIp !== undefined) {
     leadFindings.push(
       makeFinding(TRACE_FINDINGS, 'resolved-from-envoy', { host: request.host, ip: dstIp, where: describeSource(resolution) }),
@@ -174,19 +178,61 @@ export function traceRequest(ctx: TraceContext, request: Request): Trace {
     http.headers.host = `${dstIp.includes(':') ? `[${dstIp}]` : dstIp}:${request.port}`
   }
   const envoyTrace = traceEnvoy(ctx.envoy, conn, http, request.randomValue === undefined ? undefined : { randomValue: request.randomValue })
+  const firstEnvoyStep = steps.length
   steps.push(...envoyTrace.steps)
   Object.assign(result, envoyTrace.result)
-  if (result.intercepted === null) {
-    result.intercepted = true
-    result.redirectPort = delivered?.port ?? (typeof envoyTrace.result === 'object' ? assumedPort(envoyTrace.steps) : null)
-  }
+  if (rules === undefined) assumeInterception(result, steps[firstEnvoyStep], request.port)
+  if (request.expectVs !== undefined) checkExpectedVirtualService(steps, request.expectVs)
   return finish()
 }
 
-function assumedPort(steps: TraceStep[]): number | null {
-  const first = steps.find((s) => s.stage === 'listener')
-  const port = first?.decision.capturePort ?? first?.decision.port
-  return typeof port === 'number' ? port : null
+/**
+ * Without iptables rules, the first listener step tells how the connection reached Envoy: a capture listener
+ * (use_original_dst, 15001/15006) means the sidecar's rules are assumed; a listener bound to the destination
+ * port itself (a gateway) means nothing was redirected.
+ */
+function assumeInterception(result: Trace['result'], listenerStep: TraceStep | undefined, port: number): void {
+  if (listenerStep === undefined || listenerStep.stage !== 'listener') return
+  const d = listenerStep.decision
+  const capturePort = typeof d.capturePort === 'number' ? d.capturePort : typeof d.port === 'number' ? d.port : null
+  const listener = listenerStep.chosen?.name ?? '(listener)'
+  if (d.useOriginalDst !== true && capturePort === port) {
+    result.intercepted = null
+    result.redirectPort = null
+    listenerStep.findings.push(makeFinding(TRACE_FINDINGS, 'direct-to-listener', { listener, port }))
+    return
+  }
+  result.intercepted = true
+  result.redirectPort = capturePort
+  listenerStep.findings.push(makeFinding(TRACE_FINDINGS, 'assumed-intercepted', { port: capturePort ?? '?', listener }))
+}
+
+/** `--expect-vs`: says whether the winning route comes from that VirtualService (user story 7). */
+function checkExpectedVirtualService(steps: TraceStep[], expected: string): void {
+  const route = steps.find((s) => s.stage === 'route' && s.outcome === 'matched')
+  const wantName = expected.includes('/') ? expected.split('/')[1] : expected
+  const wantNs = expected.includes('/') ? expected.split('/')[0] : undefined
+  const vs = route?.decision.virtualService
+  const vsNs = route?.decision.virtualServiceNamespace
+  const target = route ?? steps.at(-1)
+  if (target === undefined) return
+  if (typeof vs === 'string' && vs === wantName && (wantNs === undefined || vsNs === wantNs)) {
+    target.findings.push(makeFinding(TRACE_FINDINGS, 'expected-vs-applied', { vs: typeof vsNs === 'string' ? `${vsNs}/${vs}` : vs }))
+    return
+  }
+  const actual = route === undefined
+    ? 'no route was chosen at all'
+    : typeof vs === 'string'
+      ? `the chosen route ${route.chosen?.name ?? ''} comes from VirtualService ${typeof vsNs === 'string' ? `${vsNs}/` : ''}${vs}`
+      : `the chosen route ${route.chosen?.name ?? ''} comes from no VirtualService (Istio's default route for the service)`
+  target.findings.push(makeFinding(TRACE_FINDINGS, 'no-route-from-expected-vs', { expected: `VirtualService ${expected}`, actual }))
+}
+
+/** Container names of the Envoy sidecars of the meshes mesh-trace knows (Istio also runs it as a native sidecar init container). */
+const SIDECAR_CONTAINERS = ['istio-proxy', 'kuma-sidecar', 'envoy-sidecar', 'consul-dataplane', 'envoy', 'linkerd-proxy']
+
+function findSidecar(pod: NonNullable<Snapshot['pod']>): string | undefined {
+  return [...(pod.containers ?? []), ...(pod.initContainers ?? [])].find((c) => SIDECAR_CONTAINERS.includes(c))
 }
 
 function defaultAlpn(request: Request): string[] {
