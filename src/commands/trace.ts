@@ -20,6 +20,8 @@ export default class TraceCommand extends MeshTraceCommand {
 TARGET is http://HOST[:PORT]/PATH, https://HOST[:PORT]/PATH, tcp://HOST:PORT, or http://:PORT/PATH with --inbound.`
   static override usage = ['[POD] TARGET [flags]']
   static override examples = [
+    '<%= config.bin %> reviews-v1-cb8655c75-b97zc http://ratings:9080/ratings/0',
+    "<%= config.bin %> deploy/productpage -n bookinfo http://reviews:9080/reviews/0 -H 'end-user: jason' --follow",
     '<%= config.bin %> --bundle examples/bookinfo http://ratings:9080/ratings/0',
     "<%= config.bin %> --bundle examples/bookinfo-modern http://ratings:9080/ratings/0 -H 'end-user: jason'",
     '<%= config.bin %> --bundle examples/bookinfo --inbound http://:9080/reviews/0',
@@ -27,7 +29,7 @@ TARGET is http://HOST[:PORT]/PATH, https://HOST[:PORT]/PATH, tcp://HOST:PORT, or
     '<%= config.bin %> --iptables iptables-save.txt tcp://198.51.100.7:5432 --uid 1337',
   ]
   static override args = {
-    pod: Args.string({ description: 'Pod to trace from (POD or pod/NAME); omit with --bundle.' }),
+    pod: Args.string({ description: 'Pod to trace from: POD, pod/NAME, deploy/NAME, sts/NAME or ds/NAME (read from the cluster); with --bundle, one of the pods the bundle holds (optional).' }),
     target: Args.string({ description: 'The request: http://HOST:PORT/PATH, tcp://IP:PORT, or http://:PORT/PATH with --inbound.' }),
   }
   static override flags = {
