@@ -118,7 +118,7 @@ export function shortTypeUrl(url: string | null): string | null {
 /** Map fields whose keys are data (filter names, metadata keys): keys and values kept verbatim. */
 const VERBATIM_SUBTREES = new Set(['filter_metadata', 'typed_filter_metadata'])
 /** Map fields whose keys are data, but whose values are messages to normalise. */
-const VERBATIM_KEYS = new Set(['typed_per_filter_config', 'per_filter_config', 'cluster_statuses_by_name'])
+const VERBATIM_KEYS = new Set(['typed_per_filter_config', 'per_filter_config', 'typed_extension_protocol_options'])
 
 function escapePointer(token: string): string {
   return token.replace(/~/g, '~0').replace(/\//g, '~1')
@@ -535,7 +535,9 @@ function parseCluster(ctx: Ctx, c: JsonObject, state: Cluster['state']): Cluster
     }
   }
   const istio = objAt(objAt(objAt(c, 'metadata'), 'filter_metadata'), 'istio')
-  const bind = socketAddress(objAt(objAt(c, 'upstream_bind_config'), 'source_address'))
+  // BindConfig.source_address is a SocketAddress itself (envoy address.proto), not an Address.
+  const bindSource = objAt(objAt(c, 'upstream_bind_config'), 'source_address')
+  const bind = socketAddress(isObject(bindSource.socket_address) ? bindSource : { socket_address: bindSource })
   // A Percent message written as {} means 0% (panic mode disabled), as Istio sets with outlier detection.
   const hpt = objAt(c, 'common_lb_config').healthy_panic_threshold
   const panic = isObject(hpt) ? (numAt(hpt, 'value') ?? 0) : typeof hpt === 'number' ? hpt : null

@@ -342,7 +342,7 @@ export function resolveEndpoints(model: EnvoyModel, cluster: Cluster, originalDs
     outcome: 'forwarded',
     endpoints: eligible.map((c) => c.address),
     step: newStep('endpoint', 'matched', `${cluster.name}: ${eligible.length} eligible of ${counted.length} endpoints (${eligible.map((c) => c.address).slice(0, 5).join(', ')}${eligible.length > 5 ? ', …' : ''})${panic ? ', panic mode' : ''}.`, {
-        chosen: eligible.length === 1 ? endpointRef(eligible[0]) : undefined,
+        ...(eligible.length === 1 ? { chosen: endpointRef(eligible[0]) } : {}),
         decision: { ...decision, eligible: eligible.map((c) => ({ address: c.address, weight: c.weight, priority: c.priority, locality: c.locality || null })), panic },
         evidence: eligible.slice(0, 10).map((c) => ({ field: `endpoint ${c.address}`, expected: 'healthy', actual: c.healthDetail })),
         rejected: panic ? [] : rejected,

@@ -61,7 +61,7 @@ export const ENVOY_FINDINGS = {
   },
   'passthrough-allow-any': {
     level: 'warning',
-    template: 'The destination is unknown to the mesh; outboundTrafficPolicy ALLOW_ANY forwards it through {cluster} to the original destination {destination}, without mesh routing or policy.',
+    template: 'Envoy forwards this through {cluster} to the original destination {destination}, without mesh routing or policy (outboundTrafficPolicy ALLOW_ANY): {why}.',
   },
   'runtime-fraction-assumed': {
     level: 'warning',
@@ -77,7 +77,7 @@ export const ENVOY_FINDINGS = {
   },
   'transport-protocol-assumed': {
     level: 'info',
-    template: 'Listener {listener} has no {inspector}, so Envoy does not detect {what}; matching uses {value}.',
+    template: 'No {inspector} runs for this connection on listener {listener}, so Envoy does not detect {what}; matching uses {value}.',
   },
   'unknown-extension': {
     level: 'warning',

@@ -118,6 +118,20 @@ export function matchHeader(m: JsonObject, headers: HeaderView): HeaderVerdict {
         return false
       }
     }
+  } else if (strAt(m, 'value') !== null) {
+    // The v1/v2 form {name, value, regex}: exact, or an ECMAScript regex when `regex` is true; empty = presence.
+    const v2 = strAt(m, 'value') as string
+    const isRegex = boolAt(m, 'regex') === true
+    describe = v2 === '' ? 'present' : isRegex ? `regex "${v2}"` : `exact "${v2}"`
+    test = (v) => {
+      if (v2 === '') return true
+      if (!isRegex) return v === v2
+      try {
+        return new RegExp(`^(?:${v2})$`).test(v)
+      } catch {
+        return false
+      }
+    }
   } else if (isObject(m.range_match)) {
     const start = numAt(m.range_match, 'start') ?? 0
     const end = numAt(m.range_match, 'end') ?? 0

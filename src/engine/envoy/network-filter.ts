@@ -88,8 +88,9 @@ const ENDING_FILTERS: Array<{ match: RegExp; effect: string; needs: string; when
 export function httpFilterFindings(filters: HttpFilter[], route: Route | null): Finding[] {
   const out: Finding[] = []
   for (const f of filters) {
+    // The router ends the chain: filters after it never see the request.
+    if (f.name === 'envoy.router' || f.name === 'envoy.filters.http.router' || (f.typeUrl ?? '').endsWith('.Router')) break
     if (HARMLESS_HTTP_FILTERS.includes(f.name)) continue
-    if (/router/.test(f.name) || (f.typeUrl ?? '').endsWith('router.v3.Router')) break
     const key = `${f.name} ${f.typeUrl ?? ''}`
     const rule = ENDING_FILTERS.find((r) => r.match.test(key))
     if (!rule) continue

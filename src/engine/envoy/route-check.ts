@@ -77,6 +77,12 @@ function headerPairs(list: Json[], keyField: string): Array<[string, string]> {
   return list.filter(isObject).map((h) => [(strAt(h, keyField) ?? '').toLowerCase(), strAt(h, 'value') ?? ''])
 }
 
+function rawTestInput(doc: unknown, legacy: boolean, i: number): Record<string, unknown> | undefined {
+  const list = legacy ? doc : (doc as { tests?: unknown })?.tests
+  const t = Array.isArray(list) ? (list[i] as { input?: unknown } | undefined) : undefined
+  return t && typeof t.input === 'object' && t.input !== null ? (t.input as Record<string, unknown>) : undefined
+}
+
 /** Normalises a check file (current `{tests}` schema or the pre-2020 bare array) into tests. */
 export function parseRouteCheckTests(doc: unknown): RouteCheckTest[] {
   const { json } = normalizeJson(doc)
@@ -87,16 +93,21 @@ export function parseRouteCheckTests(doc: unknown): RouteCheckTest[] {
     if (!isObject(t)) throw new EnvoyConfigError('tests', legacy ? `/${i}` : `/tests/${i}`, 'test-not-object', 'each test must be an object')
     const input = objAt(t, 'input')
     const md: Record<string, unknown> = {}
-    for (const e of arrAt(input, 'dynamic_metadata').filter(isObject)) {
+    // Metadata values are user data (Struct): read them from the original document, keys untouched.
+    const rawInput = rawTestInput(doc, legacy, i)
+    const rawMd = (rawInput?.dynamic_metadata ?? rawInput?.dynamicMetadata ?? []) as unknown[]
+    arrAt(input, 'dynamic_metadata').forEach((e, j) => {
+      if (!isObject(e)) return
       const ns = strAt(e, 'metadata_namespace') ?? ''
-      const value = unwrapStruct(e.value)
+      const original = rawMd[j] as Record<string, unknown> | undefined
+      const value = original?.value ?? unwrapStruct(e.value)
       const prev = md[ns]
       // allow_overwrite (default false) decides whether a later entry's keys replace earlier ones.
       const overwrite = boolAt(e, 'allow_overwrite') === true
       if (prev === undefined) md[ns] = value
       else if (isObject(prev as Json) && isObject(value as Json)) md[ns] = overwrite ? { ...(prev as object), ...(value as object) } : { ...(value as object), ...(prev as object) }
       else if (overwrite) md[ns] = value
-    }
+    })
     return {
       name: strAt(t, 'test_name') ?? `#${i}`,
       input: {
@@ -207,7 +218,10 @@ function simulate(rc: RouteConfiguration, t: RouteCheckTest): Simulated {
   request = [...request, ...t.input.requestHeaders]
   let response: Headers = [...t.input.responseHeaders]
   const base: Simulated = { route: null, vhost: null, kind: 'none', cluster: '', virtualCluster: '', virtualHostName: '', pathRewrite: '', hostRewrite: '', pathRedirect: '', codeRedirect: 0, requestHeaders: request, responseHeaders: response, unsupported }
-  const vhSel = selectVirtualHost(rc, { host: t.input.authority })
+  // vhost_header may name any request header; the first value of each is what the lookup sees.
+  const byName: Record<string, string> = { host: t.input.authority }
+  for (const [k, v] of request) if (!(k in byName)) byName[k] = v
+  const vhSel = selectVirtualHost(rc, byName)
   const vh = vhSel.chosen
   if (!vh) return base
   const hv = view(request)

@@ -88,6 +88,7 @@ const KNOWN_MATCH_FIELDS = new Set([
   'connect_matcher',
   'case_sensitive',
   'runtime_fraction',
+  'runtime',
   'headers',
   'query_parameters',
   'grpc',
@@ -153,11 +154,13 @@ export function checkRoute(route: Route, req: RouteRequest, opts: RouteMatchOpti
   for (const k of Object.keys(m)) if (!KNOWN_MATCH_FIELDS.has(k)) return { ok: 'unknown', what: `route match field ${k}` }
   const evidence: Evidence[] = []
   let probabilistic: { numerator: number; denominator: number; key: string | null } | null = null
-  if (isObject(m.runtime_fraction)) {
-    const dv = objAt(m.runtime_fraction, 'default_value')
+  // v2 `runtime` (RuntimeUInt32, percent of 100) is the older form of runtime_fraction.
+  const fraction = isObject(m.runtime_fraction) ? m.runtime_fraction : isObject(m.runtime) ? { default_value: { numerator: numAt(m.runtime, 'default_value') ?? 0, denominator: 'HUNDRED' }, runtime_key: m.runtime.runtime_key ?? null } : null
+  if (fraction) {
+    const dv = objAt(fraction, 'default_value')
     const numerator = numAt(dv, 'numerator') ?? 0
     const denominator = DENOMINATORS[strAt(dv, 'denominator') ?? 'HUNDRED'] ?? 100
-    const key = strAt(m.runtime_fraction, 'runtime_key')
+    const key = strAt(fraction, 'runtime_key')
     const random = opts.randomValue ?? 0
     const on = opts.runtime ? opts.runtime(key, numerator, denominator, random) : random % denominator < numerator
     const ev = { field: 'runtime_fraction', expected: `${numerator}/${denominator}${key ? ` (runtime key ${key})` : ''}`, actual: `random value ${random}` }

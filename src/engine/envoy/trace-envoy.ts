@@ -61,7 +61,7 @@ interface State {
 
 function finish(s: State, outcome: TraceResult['outcome']): EnvoyTrace {
   s.result.outcome = outcome
-  if (s.model.stats) s.steps.push(statsStep(s.model, { outcome, listener: s.listener, localAddress: s.localAddress, httpStatPrefix: s.statPrefix.http ?? null, tcpStatPrefix: s.statPrefix.tcp ?? null, cluster: s.result.cluster ?? null, endpoints: s.result.endpoints ?? null }))
+  if (s.model.stats) s.steps.push(statsStep(s.model, { direction: s.conn.direction, outcome, listener: s.listener, localAddress: s.localAddress, httpStatPrefix: s.statPrefix.http ?? null, tcpStatPrefix: s.statPrefix.tcp ?? null, cluster: s.result.cluster ?? null, endpoints: s.result.endpoints ?? null }))
   return { steps: s.steps, result: s.result }
 }
 
@@ -115,19 +115,19 @@ function traceChain(s: State, chain: FilterChain, http: HttpFacts | undefined, o
     return finish(s, 'unknown')
   }
   const terminal = nf.terminal
-  if (terminal.tcpProxy) return traceTcpProxy(s, chain, terminal, terminal.tcpProxy, nf.findings)
+  if (terminal.tcpProxy) return traceTcpProxy(s, chain, terminal, terminal.tcpProxy, nf.findings, opts.randomValue ?? 0)
   return traceHcm(s, chain, terminal, terminal.hcm as HttpConnectionManager, nf.findings, http, opts)
 }
 
 // --- TCP ---------------------------------------------------------------------------------------
 
-function tcpRouteCluster(tp: TcpProxy, s: State): { cluster: string | null; how: string } {
+function tcpRouteCluster(tp: TcpProxy, s: State, randomValue: number): { cluster: string | null; how: string } {
   if (tp.cluster !== null) return { cluster: tp.cluster, how: 'tcp_proxy cluster' }
   if (tp.weightedClusters.length) {
     const pick = pickWeightedCluster(
       tp.weightedClusters.map((c) => ({ name: c.name, weight: c.weight, clusterHeader: null, raw: {} })),
       null,
-      0,
+      randomValue,
     )
     return { cluster: pick.chosen?.name ?? null, how: `weighted_clusters ${pick.weights.map((w) => `${w.name} ${w.percent}%`).join(', ')}` }
   }
@@ -147,9 +147,9 @@ function tcpRouteCluster(tp: TcpProxy, s: State): { cluster: string | null; how:
   return { cluster: null, how: 'no deprecated_v1 route matched' }
 }
 
-function traceTcpProxy(s: State, chain: FilterChain, f: NetworkFilter, tp: TcpProxy, findings: Finding[]): EnvoyTrace {
+function traceTcpProxy(s: State, chain: FilterChain, f: NetworkFilter, tp: TcpProxy, findings: Finding[], randomValue: number): EnvoyTrace {
   s.statPrefix.tcp = tp.statPrefix
-  const { cluster, how } = tcpRouteCluster(tp, s)
+  const { cluster, how } = tcpRouteCluster(tp, s, randomValue)
   s.steps.push(
     newStep('network_filter', cluster === null ? 'no_match' : 'matched', cluster === null ? `tcp_proxy (stat_prefix ${tp.statPrefix}) has no route for the connection; it is closed.` : `tcp_proxy (stat_prefix ${tp.statPrefix}) forwards to ${cluster}.`, {
       chosen: networkFilterRef(f, `tcp_proxy → ${cluster ?? '(none)'}`),
@@ -377,11 +377,12 @@ function traceRouteAction(
 function traceCluster(s: State, name: string, via: string, what: string): EnvoyTrace {
   const lookup = lookupCluster(s.model, name, via)
   s.steps.push(lookup.step)
-  if (!lookup.cluster) return finish(s, s.model.present.clusters ? 'no_route' : 'unknown')
+  // A route naming a cluster Envoy lacks: 503 NC since Envoy 1.18, 404 NR before (cluster_not_found_response_code).
+  if (!lookup.cluster) return finish(s, !s.model.present.clusters ? 'unknown' : lookup.step.decision.responseFlag === 'NR' ? 'no_route' : 'no_cluster')
   if (lookup.step.outcome === 'unresolved') return finish(s, 'unknown')
   const cluster: Cluster = lookup.cluster
   if (PASSTHROUGH_CLUSTERS.includes(cluster.name)) {
-    lookup.step.findings.push(envoyFinding('passthrough-allow-any', { cluster: cluster.name, destination: formatAddress(s.localAddress.ip, s.localAddress.port) }))
+    lookup.step.findings.push(envoyFinding('passthrough-allow-any', { cluster: cluster.name, destination: formatAddress(s.localAddress.ip, s.localAddress.port), why: passthroughReason(s) }))
   }
   if (cluster.name === BLACKHOLE_CLUSTER) lookup.step.decision.note = `${what} is dropped`
   const ep = resolveEndpoints(s.model, cluster, s.localAddress)
@@ -389,6 +390,17 @@ function traceCluster(s: State, name: string, via: string, what: string): EnvoyT
   s.result.endpoints = ep.endpoints
   if (ep.outcome === 'unknown') return finish(s, 'forwarded')
   return finish(s, ep.outcome)
+}
+
+/** Why the catch-all applied: the Host matched only the `*` virtual host, or no listener/chain is specific to the destination. */
+function passthroughReason(s: State): string {
+  const vh = [...s.steps].reverse().find((st) => st.stage === 'virtual_host' && st.outcome === 'matched')
+  if (vh !== undefined) {
+    const host = vh.evidence.find((e) => e.field === 'host' || e.field.startsWith('header '))?.actual ?? s.conn.originalDst.ip
+    return `no virtual host of this route configuration lists the Host ${host}, so the catch-all virtual host ${vh.chosen?.name ?? '*'} applied (the address dialled does not choose the virtual host)`
+  }
+  const chain = [...s.steps].reverse().find((st) => st.stage === 'filter_chain' && st.outcome === 'matched')
+  return `no listener or filter chain is specific to ${formatAddress(s.conn.originalDst.ip, s.conn.originalDst.port)}, so ${chain?.chosen?.name !== undefined ? `the catch-all filter chain ${chain.chosen.name}` : 'the catch-all'} of ${s.listener?.name ?? 'the listener'} applied`
 }
 
 // --- name resolution from Envoy ----------------------------------------------------------------
@@ -431,7 +443,7 @@ export function resolveHostFromEnvoy(model: EnvoyModel, host: string, port: numb
   }
   for (const l of model.listeners) {
     if (l.address?.port !== port || l.state === 'warming' || l.state === 'draining') continue
-    if (l.address.ip === '0.0.0.0' || l.address.ip === '::') continue
+    const wildcard = l.address.ip === '0.0.0.0' || l.address.ip === '::'
     for (const fc of l.filterChains) {
       for (const f of fc.filters) {
         const c = f.tcpProxy?.cluster
@@ -439,7 +451,11 @@ export function resolveHostFromEnvoy(model: EnvoyModel, host: string, port: numb
         const m = /^outbound\|(\d+)\|[^|]*\|(.+)$/.exec(c)
         if (!m || Number(m[1]) !== port) continue
         const fqdn = m[2]
-        if (fqdn === name || fqdn.startsWith(`${name}.`)) return { ip: l.address.ip, fqdn, source: l.source }
+        if (fqdn !== name && !fqdn.startsWith(`${name}.`)) continue
+        // `<VIP>_<port>` listener, or a chain of a shared `0.0.0.0_<port>` listener keyed on the VIP (prefix_ranges /32).
+        if (!wildcard) return { ip: l.address.ip, fqdn, source: l.source }
+        const vip = fc.match.prefixRanges.find((r) => r.prefixLen === (r.addressPrefix.includes(':') ? 128 : 32))
+        if (vip) return { ip: vip.addressPrefix, fqdn, source: fc.source }
       }
     }
   }

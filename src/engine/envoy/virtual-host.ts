@@ -61,9 +61,10 @@ function levenshtein(a: string, b: string): number {
 function closeness(key: string, domain: string): number {
   const base = (s: string): string => stripPort(s).split('.')[0]
   if (domain === '*') return Infinity
-  let d = levenshtein(key, domain)
-  if (base(key) === base(domain)) d = Math.min(d, 1)
-  return d
+  if (base(key) === base(domain)) return Math.min(1, levenshtein(key, domain))
+  // Far longer or shorter domains are never near misses; skip the quadratic distance (large meshes).
+  if (Math.abs(key.length - domain.length) > Math.max(2, Math.floor(key.length * 0.3))) return Infinity
+  return levenshtein(key, domain)
 }
 
 /** Selects the virtual host for a request's Host header. */

@@ -24,6 +24,10 @@ export interface PacketView {
   ctstates: string[]
   /** Addresses the routing table calls LOCAL: the pod IPs (loopback is always local). */
   localAddresses: IpAddress[]
+  /** TCP flags of the packet: `SYN` for the first packet, `SYN,ACK` for the reply (default SYN). */
+  tcpFlags?: string[]
+  /** What a socket lookup finds for this packet: nothing (a new connection) or the established, non-transparent socket of a reply. */
+  socket?: 'none' | 'established' | 'established-transparent'
 }
 
 /** The result of one match on one packet: holds (with evidence), fails (with a reason code), or cannot be decided. */
@@ -135,15 +139,21 @@ export function evaluateMatch(m: Match, p: PacketView): MatchOutcome {
       const holds = m.types.some((t) => types.includes(t)) !== m.negated
       return result(holds, 'addrtype-mismatch', { field: `${m.field}-type`, expected: `${not}${m.types.join(',')}`, actual: `${types.join(',')} (${addr.text})` })
     }
-    case 'socket':
-      // The first SYN of a new connection has no established socket; the rule's socket lookup fails.
-      return result(m.negated, 'socket-mismatch', { field: 'socket', expected: `${not}an existing socket for this packet`, actual: 'none: this is the first packet of a new connection' })
+    case 'socket': {
+      // xt_socket: the first SYN of a new connection finds no established socket; a reply finds the (non-transparent) local one.
+      const found = p.socket === 'established-transparent' || (p.socket === 'established' && !m.options.includes('--transparent'))
+      const actual =
+        p.socket === 'established-transparent' ? 'the established transparent socket of this connection'
+        : p.socket === 'established' ? `the established socket of this connection${m.options.includes('--transparent') ? ', which is not transparent' : ''}`
+        : 'none: no socket has this address yet'
+      return result(found !== m.negated, 'socket-mismatch', { field: 'socket', expected: `${not}an existing ${m.options.includes('--transparent') ? 'transparent ' : ''}socket for this packet`, actual })
+    }
     case 'tcp-flags': {
-      const set = p.protocol === 'tcp' ? ['SYN'] : []
+      const set = p.protocol === 'tcp' ? (p.tcpFlags ?? ['SYN']) : []
       const masked = m.mask.includes('ALL') ? set : set.filter((f) => m.mask.includes(f))
       const want = m.compare.includes('NONE') ? [] : m.compare.includes('ALL') ? ['SYN', 'ACK', 'FIN', 'RST', 'URG', 'PSH'] : m.compare
       const holds = (p.protocol === 'tcp' && masked.length === want.length && want.every((f) => masked.includes(f))) !== m.negated
-      return result(holds, 'tcp-flags-mismatch', { field: 'tcp-flags', expected: `${not}${m.compare.join(',')} of ${m.mask.join(',')}`, actual: p.protocol === 'tcp' ? 'SYN (first packet)' : p.protocol })
+      return result(holds, 'tcp-flags-mismatch', { field: 'tcp-flags', expected: `${not}${m.compare.join(',')} of ${m.mask.join(',')}`, actual: p.protocol === 'tcp' ? (p.tcpFlags ?? ['SYN']).join(',') : p.protocol })
     }
     case 'noop':
       return { kind: 'ok', evidence: { field: m.module, expected: `-m ${m.module}`, actual: '(no condition)' } }

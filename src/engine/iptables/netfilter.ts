@@ -59,6 +59,10 @@ export interface TraceIptablesContext {
 
 type Pass = { table: string; hook: string; phase: 'local-out' | 'arrive' | 'lo-reentry' }
 
+/** The hooks a reply packet passes: nat is never consulted again for an existing connection. */
+const REPLY_OUT: Array<[string, string]> = [['raw', 'OUTPUT'], ['mangle', 'OUTPUT'], ['filter', 'OUTPUT'], ['security', 'OUTPUT'], ['mangle', 'POSTROUTING']]
+const REPLY_IN: Array<[string, string]> = [['raw', 'PREROUTING'], ['mangle', 'PREROUTING'], ['mangle', 'INPUT'], ['filter', 'INPUT'], ['security', 'INPUT']]
+
 const OUT_PASSES: Pass[] = [
   { table: 'raw', hook: 'OUTPUT', phase: 'local-out' },
   { table: 'mangle', hook: 'OUTPUT', phase: 'local-out' },
@@ -202,6 +206,99 @@ export function traceIptables(rules: { v4?: Ruleset; v6?: Ruleset }, conn: Conne
     }
   }
 
+  /**
+   * A TCP connection completes only if the SYN-ACK and the client's first ACK get through too. They pass raw, mangle
+   * and filter again (never nat). A DROP/REJECT there, or a TPROXY that finds no transparent socket (xt_TPROXY then
+   * drops, or hands an ACK to the listener, which resets it), means the connection never completes.
+   */
+  const traceFollowUps = (): 'ok' | 'dropped' | 'unresolved' => {
+    const nated = ctstates.includes('DNAT')
+    const serverLocal = conn.direction === 'inbound' || isLocal(curDst)
+    const listenerPort = intercepted && redirectPort !== null ? redirectPort : curDport
+    const tproxyPorts = new Set([...rs.tables.values()].flatMap((t) => [...t.chains.values()].flatMap((c) => c.rules.flatMap((r) => (r.target?.kind === 'tproxy' ? [r.target.onPort] : [])))))
+    const serverTransparent = tproxyPorts.has(listenerPort)
+    const est = nated ? ['ESTABLISHED', 'DNAT'] : ['ESTABLISHED']
+    const common = { family, protocol: conn.protocol, ctmark: 0, ctstates: est, localAddresses: podIps }
+    const outIface = isLocal(curDst) ? 'lo' : 'eth0'
+    type LegPass = { table: string; hook: string; pkt: PacketView }
+    type Leg = { kind: 'reply' | 'ack'; label: string; passes: LegPass[] }
+    const legs: Leg[] = []
+    // SYN-ACK: from the server (its socket address) to the client.
+    const reply = { ...common, dport: conn.srcPort, mark: 0, tcpFlags: ['SYN', 'ACK'], dst: src }
+    const replyLabel = 'the reply (SYN-ACK)'
+    if (serverLocal) {
+      const via = conn.direction === 'inbound' ? 'eth0' : 'lo'
+      const passes: LegPass[] = REPLY_OUT.map(([table, hook]) => ({ table, hook, pkt: { ...reply, src: curDst, sport: curDport, inIface: null, outIface: via, owner: null } }))
+      if (conn.direction === 'outbound') passes.push(...REPLY_IN.map(([table, hook]) => ({ table, hook, pkt: { ...reply, src: dst, sport: conn.dstPort, inIface: 'lo', outIface: null, owner: null, socket: 'established' as const } })))
+      legs.push({ kind: 'reply', label: replyLabel, passes })
+    } else {
+      legs.push({ kind: 'reply', label: replyLabel, passes: REPLY_IN.map(([table, hook]) => ({ table, hook, pkt: { ...reply, src: curDst, sport: curDport, inIface: 'eth0', outIface: null, owner: null, socket: 'established' as const } })) })
+    }
+    // The client's first ACK: before nat the header still has the original destination, after it the translated one.
+    const ack = { ...common, src, sport: conn.srcPort, tcpFlags: ['ACK'] }
+    const serverSocket = (d: IpAddress, port: number): PacketView['socket'] =>
+      d.family === curDst.family && d.bytes.every((x, i) => x === curDst.bytes[i]) && port === curDport ? (serverTransparent ? 'established-transparent' : 'established') : 'none'
+    const ackLabel = "the client's first ACK"
+    if (conn.direction === 'outbound') {
+      const owner = { uid, gid, uidAssumed, gidAssumed }
+      const passes: LegPass[] = REPLY_OUT.map(([table, hook]) => {
+        const before = table === 'raw' || (table === 'mangle' && hook === 'OUTPUT')
+        return { table, hook, pkt: { ...ack, mark: (conn.mark ?? 0) >>> 0, dst: before ? dst : curDst, dport: before ? conn.dstPort : curDport, inIface: null, outIface, owner } }
+      })
+      if (serverLocal) passes.push(...REPLY_IN.map(([table, hook]) => ({ table, hook, pkt: { ...ack, mark: 0, dst: curDst, dport: curDport, inIface: 'lo', outIface: null, owner: null, socket: serverSocket(curDst, curDport) } })))
+      legs.push({ kind: 'ack', label: ackLabel, passes })
+    } else {
+      legs.push({
+        kind: 'ack',
+        label: ackLabel,
+        passes: REPLY_IN.map(([table, hook]) => {
+          const before = hook === 'PREROUTING'
+          const d = before ? dst : curDst
+          const port = before ? conn.dstPort : curDport
+          return { table, hook, pkt: { ...ack, mark: 0, dst: d, dport: port, inIface: 'eth0', outIface: null, owner: null, socket: serverSocket(d, port) } }
+        }),
+      })
+    }
+    if (conn.protocol !== 'tcp') legs.splice(1)
+    for (const leg of legs) {
+      const lstate: MutableState = { mark: 0, ctmark: state.ctmark, ctZone: state.ctZone, untracked: state.untracked, ctAttached: true }
+      let lastMarkSource: 'out' | 'in' | null = null
+      for (const { table: tableName, hook, pkt } of leg.passes) {
+        // The packet mark survives the loop over lo, but a packet arriving from eth0 starts with none.
+        const side = pkt.inIface === null ? 'out' : 'in'
+        if (lastMarkSource === 'out' && side === 'in' && pkt.inIface !== 'lo') lstate.mark = 0
+        if (lastMarkSource === null) lstate.mark = pkt.mark
+        lastMarkSource = side
+        const table = rs.tables.get(tableName)
+        if (!table) continue
+        const walk = walkTable(table, hook, { ...pkt, mark: lstate.mark, ctmark: lstate.ctmark }, lstate)
+        const end = walk.end
+        const tproxy = end.kind === 'terminal' && end.target.kind === 'tproxy'
+        const tproxyOk = tproxy && leg.kind === 'ack' && pkt.socket === 'established-transparent'
+        if (tproxyOk && end.kind === 'terminal' && end.target.kind === 'tproxy') lstate.mark = ((lstate.mark & ~end.target.markMask) ^ end.target.markValue) >>> 0
+        const blocked =
+          (tproxy && !tproxyOk) ||
+          (end.kind === 'terminal' && end.target.kind === 'verdict' && (end.target.verdict === 'DROP' || end.target.verdict === 'REJECT')) ||
+          (end.kind === 'policy' && end.policy === 'DROP')
+        if (end.kind !== 'unresolved' && !blocked) continue
+        const pass: Pass = { table: tableName, hook, phase: pkt.inIface === 'lo' ? 'lo-reentry' : pkt.inIface ? 'arrive' : 'local-out' }
+        const step = explainPass(rs, pass, walk, pkt, mesh, conn.direction, false)
+        if (tproxy && end.kind === 'terminal') {
+          step.outcome = 'dropped'
+          step.summary =
+            leg.kind === 'reply'
+              ? `${tableName} ${hook}: ${ruleName(end.hit.rule)} TPROXYs ${leg.label}, and TPROXY drops a packet whose socket (the client's) is not transparent — the connection never completes. Established traffic must be diverted before the TPROXY rule (-m socket or --ctstate RELATED,ESTABLISHED).`
+              : `${tableName} ${hook}: ${ruleName(end.hit.rule)} TPROXYs ${leg.label}, which finds no transparent socket for its address (after nat changed it, the server socket has another address) — the kernel drops it or the listener resets it, so the connection never completes.`
+        } else step.summary = `${step.summary.replace(/\.$/, '')} — this is ${leg.label}, so the connection never completes.`
+        step.decision.packet = leg.kind
+        if (end.kind === 'unresolved') step.findings.push(F('unresolved-construct', { construct: end.construct, where: `${ruleName(end.hit.rule)} (${rs.file}:${end.hit.rule.line})` }))
+        steps.push(step)
+        return end.kind === 'unresolved' ? 'unresolved' : 'dropped'
+      }
+    }
+    return 'ok'
+  }
+
   const isDecisionPass = (p: Pass) =>
     p.table === 'nat' && ((conn.direction === 'outbound' && p.hook === 'OUTPUT' && p.phase === 'local-out') || (conn.direction === 'inbound' && p.hook === 'PREROUTING'))
 
@@ -275,11 +372,33 @@ export function traceIptables(rules: { v4?: Ruleset; v6?: Ruleset }, conn: Conne
     const trivialAccept = !decision && end.kind === 'terminal' && end.target.kind === 'verdict' && end.target.verdict === 'ACCEPT' && walk.actions.length === 0 && false
     if (interesting && !trivialAccept) steps.push(step)
     if (decision) natStep = step
+    if (!dropped && pass.phase === 'local-out' && pass.table === 'nat' && pass.hook === 'OUTPUT' && isLoopbackAddress(src) && !isLocal(curDst)) {
+      // ip_route_me_harder: after nat, the packet is routed again, and a loopback source may not leave through eth0.
+      dropped = true
+      steps.push(newStep('iptables', 'dropped', `routing: after nat the connection goes to ${addrPort(curDst.text, curDport, family)} through eth0, but its source ${src.text} is a loopback address, which may not leave the host, so the kernel drops it.`, { decision: { hook: 'routing', destination: addrPort(curDst.text, curDport, family), reason: 'loopback-source' } }))
+    }
+    if (!dropped && pass.phase === 'arrive' && pass.table === 'nat' && pass.hook === 'PREROUTING') {
+      // The route decision after nat PREROUTING: only local addresses are delivered; a pod does not forward.
+      const dest = addrPort(curDst.text, curDport, family)
+      if (isLoopbackAddress(curDst)) {
+        dropped = true
+        steps.push(newStep('iptables', 'dropped', `routing: ${dest} is a loopback address on a packet that arrived on eth0, so the kernel drops it as a martian (route_localnet is off).`, { decision: { hook: 'routing', destination: dest, reason: 'martian-destination' } }))
+      } else if (!isLocal(curDst)) {
+        dropped = true
+        steps.push(newStep('iptables', 'dropped', `routing: ${dest} is not an address of the pod, and a pod does not forward packets (ip_forward is off), so the connection is dropped.`, { decision: { hook: 'routing', destination: dest, reason: 'not-forwarded' } }))
+      }
+    }
     if (dropped) break
     // After the local-out passes, a packet to a local address loops back over lo and arrives again.
     if (conn.direction === 'outbound' && pi === passes.length - 1 && pass.phase === 'local-out' && isLocal(curDst)) {
       passes.push(...arrivePasses('lo-reentry'))
     }
+  }
+
+  if (!dropped && !unresolved) {
+    const r = traceFollowUps()
+    if (r === 'dropped') dropped = true
+    if (r === 'unresolved') unresolved = true
   }
 
   if (unresolved) intercepted = null

@@ -151,6 +151,7 @@ export type ResultOutcome =
   | 'passthrough'
   | 'blackhole'
   | 'no_route'
+  | 'no_cluster'
   | 'direct_response'
   | 'redirect'
   | 'not_intercepted'

@@ -111,6 +111,17 @@ describe.runIf(existsSync(new URL('bookinfo-modern/config_dump.json', EXAMPLES))
     expect(route?.decision.virtualService).toBe('ratings')
   })
 
+  it('Istio’s standard metrics confirm the UH outcome when the cluster stats are hidden by the inclusion list', () => {
+    const model = loadBundle('bookinfo-modern')
+
+    const t = traceEnvoy(model, modern({ originalDst: { ip: '10.96.12.34', port: 9080 } }), get('/ratings/0', 'ratings:9080', { 'end-user': 'jason' }))
+
+    const stats = t.steps.find((s) => s.stage === 'stats')
+    expect(stats?.evidence).toContainEqual({ field: 'istio_requests_total{reporter=source, destination_service=ratings.default.svc.cluster.local, destination_version=unknown, response_code=503, response_flags=UH}', expected: 'response_flags UH for this path', actual: '4' })
+    expect(stats?.findings.map((f) => f.code)).not.toContain('stat-contradicts-trace')
+    expect(stats?.findings.map((f) => f.code)).toContain('stat-hidden-by-inclusion')
+  })
+
   it('without the header the jason route is rejected on the header, with evidence', () => {
     const model = loadBundle('bookinfo-modern')
 

@@ -82,6 +82,8 @@ describe('resolveEndpoints', () => {
     ['healthy first, unhealthy not eligible', eds([['10.0.0.2', 'UNHEALTHY'], ['10.0.0.1', 'HEALTHY']]), 'forwarded', ['10.0.0.1:80']],
     ['degraded hosts come after healthy ones', eds([['10.0.0.2', 'DEGRADED'], ['10.0.0.1', 'HEALTHY']]), 'forwarded', ['10.0.0.1:80', '10.0.0.2:80']],
     ['an empty assignment is no healthy upstream', eds([]), 'no_healthy_upstream', []],
+    // Envoy surprise: below healthy_panic_threshold (default 50%) Envoy balances over all hosts, unhealthy ones included
+    // (load_balancer_impl.cc isHostSetInPanic); Istio writes `healthy_panic_threshold: {}` (= 0%) to turn that off.
     ['all unhealthy with the default 50% panic threshold: panic mode uses every host', eds([['10.0.0.1', 'UNHEALTHY']]), 'forwarded', ['10.0.0.1:80']],
     ['all unhealthy with panic disabled ({}): 503 UH', eds([['10.0.0.1', 'UNHEALTHY']], { common_lb_config: { healthy_panic_threshold: {} } }), 'no_healthy_upstream', []],
     ['/clusters health flags override EDS (outlier ejection)', eds([['10.0.0.1', 'HEALTHY']], { common_lb_config: { healthy_panic_threshold: {} } }, 'c::10.0.0.1:80::health_flags::/failed_outlier_check\n'), 'no_healthy_upstream', []],

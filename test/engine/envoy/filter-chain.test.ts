@@ -64,6 +64,7 @@ describe('filter_chain_match: one row per criterion, each with a near miss', () 
     expect([sel.how, sel.chosen?.name]).toEqual(['default_filter_chain', 'fallback'])
   })
 
+  // Envoy surprise: an empty prefix_ranges list is indexed as 0.0.0.0/0 and ::/0 (filter_chain_manager_impl.cc, EMPTY_STRING → CidrRange).
   it('an explicit 0.0.0.0/0 range ties with a chain that has no ranges (both are /0 in Envoy’s trie)', () => {
     const m = matchFilterChains(listener([{ name: 'zero', match: { prefix_ranges: [{ address_prefix: '0.0.0.0', prefix_len: 0 }], transport_protocol: 'raw_buffer' } }, { name: 'none' }]).filterChains, attrs())
 
@@ -80,6 +81,7 @@ describe('filter_chain_matcher', () => {
   it.each([
     ['exact map on the destination port', { matcher_tree: { input: input('DestinationPortInput'), exact_match_map: { map: { '9080': action('http') } } }, on_no_match: action('tcp') }, attrs(), 'http'],
     ['exact map near miss falls to on_no_match', { matcher_tree: { input: input('DestinationPortInput'), exact_match_map: { map: { '9081': action('http') } } }, on_no_match: action('tcp') }, attrs(), 'tcp'],
+    // Envoy surprise: ApplicationProtocolInput yields 'h2c','http/1.1' (quoted, comma-joined), as Istio's waypoint map keys show.
     ['application protocols are quoted and joined', { matcher_tree: { input: input('ApplicationProtocolInput'), exact_match_map: { map: { "'http/1.1'": action('http') } } }, on_no_match: action('tcp') }, attrs({ applicationProtocols: ['http/1.1'] }), 'http'],
     ['prefix map, longest prefix', { matcher_tree: { input: input('ServerNameInput'), prefix_match_map: { map: { api: action('tcp'), 'api.v': action('http') } } } }, attrs({ serverName: 'api.v1' }), 'http'],
     ['IP trie: the longest range wins', { matcher_tree: { input: input('DestinationIPInput'), custom_match: { name: 'ip', typed_config: { '@type': 'type.googleapis.com/xds.type.matcher.v3.IPMatcher', range_matchers: [{ ranges: [{ address_prefix: '10.0.0.0', prefix_len: 8 }], on_match: action('tcp') }, { ranges: [{ address_prefix: '10.0.0.5', prefix_len: 32 }], on_match: action('vip') }] } } } }, attrs(), 'vip'],

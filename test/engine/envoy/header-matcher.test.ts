@@ -31,6 +31,9 @@ describe('matchHeader (HeaderUtility::matchHeaders)', () => {
     ['missing header: treat_missing_header_as_empty matches against ""', { name: 'x', string_match: { exact: '' }, treat_missing_header_as_empty: true }, {}, true],
     ['several values are joined with ","', { name: 'x', exact_match: 'a,b' }, { x: ['a', 'b'] }, true],
     ['pseudo-header :method', { name: ':method', exact_match: 'POST' }, { ':method': 'GET' }, false],
+    ['v2 {value} is exact', { name: 'x', value: 'a' }, { x: 'a' }, true],
+    ['v2 {value, regex: true} is a full regex', { name: 'x', value: 'a.+', regex: true }, { x: 'abc' }, true],
+    ['v2 regex near miss', { name: 'x', value: 'a.+', regex: true }, { x: 'ba' }, false],
     ['header names are case-insensitive', { name: 'End-User', exact_match: 'jason' }, { 'end-user': 'jason' }, true],
   ])('%s', (_name, m, headers, ok) => {
     expect(matchHeader(m, view(headers)).ok).toBe(ok)

@@ -109,6 +109,7 @@ describe('route-check on small inline configs', () => {
 
   it.each([
     ['a forwarding route reports cluster, vhost, rewritten path and added headers', { authority: 'a', path: '/v1/x?q', method: 'GET' }, { cluster_name: 'api', virtual_host_name: 'api', path_rewrite: '/x?q', host_rewrite: 'a', request_header_matches: [{ name: 'x-peer', string_match: { exact: '127.0.0.1' } }] }, true],
+    // Envoy surprise: require_tls is checked before any route (VirtualHostImpl::getRouteFromEntries → SSL redirect route).
     ['require_tls ALL redirects plaintext to https (301)', { authority: 'www.example.com', path: '/p', method: 'GET' }, { cluster_name: '', path_redirect: 'https://www.example.com/p', code_redirect: 301 }, true],
     ['require_tls near miss: ssl requests are routed', { authority: 'www.example.com', path: '/p', method: 'GET', ssl: true }, { cluster_name: 'www' }, true],
     ['a direct response reports the request URL, its status and text/plain body headers', { authority: 'a', path: '/z', method: 'GET' }, { path_redirect: 'http://a/z', code_redirect: 404, virtual_host_name: '', response_header_matches: [{ name: 'content-length', string_match: { exact: '4' } }] }, true],
@@ -117,5 +118,13 @@ describe('route-check on small inline configs', () => {
     const r = runRouteCheck(config, { tests: [{ test_name: 't', input, validate }] })
 
     expect(r.results[0].pass).toBe(pass)
+  })
+
+  it('dynamic metadata values are user data: camelCase keys are not normalised', () => {
+    const md = { virtual_hosts: [{ name: 'v', domains: ['*'], routes: [{ match: { prefix: '/', dynamic_metadata: [{ filter: 'f', path: [{ key: 'userId' }], value: { string_match: { exact: 'u1' } } }] }, route: { cluster: 'md' } }, { match: { prefix: '/' }, route: { cluster: 'none' } }] }] }
+
+    const r = runRouteCheck(md, { tests: [{ test_name: 't', input: { authority: 'a', path: '/', method: 'GET', dynamicMetadata: [{ metadataNamespace: 'f', value: { userId: 'u1' } }] }, validate: { clusterName: 'md' } }] })
+
+    expect(r.results[0]).toMatchObject({ pass: true })
   })
 })

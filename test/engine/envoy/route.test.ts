@@ -20,6 +20,7 @@ describe('checkRoute: path specifiers', () => {
   it.each([
     ['prefix matches the start', { prefix: '/api' }, '/api/v1', true],
     ['prefix near miss', { prefix: '/api' }, '/ap', false],
+    // Envoy surprise: path matchers see :path without query and fragment (PathMatcher::match → removeQueryAndFragment).
     ['prefix ignores the query', { prefix: '/a?b' }, '/a?b', false],
     ['path is exact', { path: '/api' }, '/api', true],
     ['path near miss: a longer path', { path: '/api' }, '/api/', false],
@@ -59,6 +60,7 @@ describe('checkRoute: other matchers and the first failing one', () => {
   it.each([
     ['grpc+proto content type', { prefix: '/', grpc: {} }, req('/', { 'content-type': 'application/grpc+proto' })],
     ['runtime fraction on: random % 100 < numerator', { prefix: '/', runtime_fraction: { default_value: { numerator: 51, denominator: 'HUNDRED' } } }, req('/')],
+    ['v2 runtime {default_value: 51} is percent', { prefix: '/', runtime: { runtime_key: 'k', default_value: 51 } }, req('/')],
     ['TEN_THOUSAND denominator', { prefix: '/', runtime_fraction: { default_value: { numerator: 51, denominator: 'TEN_THOUSAND' } } }, req('/')],
   ])('%s matches', (_name, match, request) => {
     expect(checkRoute(route({ match }), request, { randomValue: 50 }).ok).toBe(true)
@@ -113,6 +115,7 @@ describe('weighted clusters (weighted_cluster_specifier.cc)', () => {
 
   it.each([
     ['115 % 100 = 15 → first', 115, 'cluster1'],
+    // Envoy surprise: buckets are half-open, so r equal to a running sum goes to the next cluster (weighted_cluster_specifier.cc).
     ['the boundary 30 goes to the next cluster', 30, 'cluster2'],
     ['59 is still the second', 59, 'cluster2'],
     ['the boundary 60 goes to the third', 60, 'cluster3'],

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import { EnvoyConfigError } from '../../../src/engine/envoy/config-dump.js'
-import { isHiddenByInclusion, parseStats, readStats, statAddress } from '../../../src/engine/envoy/stats.js'
+import { isHiddenByInclusion, parseIstioMetric, parseStats, readStats, statAddress } from '../../../src/engine/envoy/stats.js'
 
 const ISTIO_INCLUSION = { prefixes: ['reporter=', 'cluster_manager', 'listener_manager', 'server', 'cluster.xds-grpc', 'wasm', 'component', 'istio'], suffixes: ['rbac.allowed', 'rbac.denied', 'shadow_allowed', 'shadow_denied', 'downstream_cx_active'], regexes: ['vhost\\..*\\.route\\..*'] }
 const boot = { nodeId: null, istioVersion: null, envoyVersion: null, statsInclusion: ISTIO_INCLUSION, source: { file: 'config_dump' } }
@@ -46,5 +46,15 @@ describe('Istio stats inclusion list', () => {
 
   it('statAddress turns : into _', () => {
     expect(statAddress('::', 15001)).toBe('___15001')
+  })
+})
+
+describe('parseIstioMetric', () => {
+  it.each([
+    ['a tagged standard metric', 'reporter=.=source;.;destination_service=.=ratings.default.svc.cluster.local;.;response_flags=.=UH;.;response_code=.=503;.;istio_requests_total', { metric: 'istio_requests_total', tags: { reporter: 'source', destination_service: 'ratings.default.svc.cluster.local', response_flags: 'UH', response_code: '503' } }],
+    ['an empty tag value', 'reporter=.=source;.;grpc_response_status=.=;.;istio_requests_total', { metric: 'istio_requests_total', tags: { reporter: 'source', grpc_response_status: '' } }],
+    ['near miss: an Envoy stat is not one', 'cluster.a.upstream_rq_total', null],
+  ])('%s', (_name, name, expected) => {
+    expect(parseIstioMetric(name)).toEqual(expected)
   })
 })

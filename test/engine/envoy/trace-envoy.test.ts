@@ -1,18 +1,19 @@
 import { describe, expect, it } from 'vitest'
 import { loadEnvoyConfig } from '../../../src/engine/envoy/config-dump.js'
 import { resolveHostFromEnvoy, traceEnvoy } from '../../../src/engine/envoy/trace-envoy.js'
-import { get, inbound, outbound, POD, sidecarModel } from './fixtures.js'
+import { fixtureText, get, inbound, outbound, POD, sidecarModel } from './fixtures.js'
 
 describe('traceEnvoy on the hand-written v3 sidecar', () => {
   it.each([
     ['HTTP to a service VIP is handed off to 0.0.0.0_9080 and routed by Host', outbound('10.96.12.34', 9080), get('ratings:9080', '/ratings/0'),
       { outcome: 'forwarded', listener: '0.0.0.0_9080', filterChain: '#0', routeConfig: '9080', virtualHost: 'ratings.default.svc.cluster.local:9080', route: 'ratings-default', cluster: 'outbound|9080||ratings.default.svc.cluster.local', endpoints: ['10.244.1.7:9080'] }],
+    // Envoy surprise: the vhost comes from Host, never from the dialled IP (RouteMatcher::findVirtualHost reads only headers).
     ['Host beats destination IP: reviews VIP with Host ratings goes to ratings', outbound('10.96.201.56', 9080), get('ratings', '/'),
       { virtualHost: 'ratings.default.svc.cluster.local:9080', cluster: 'outbound|9080||ratings.default.svc.cluster.local' }],
     ['a header route to an all-ejected subset with panic disabled ends 503 UH', outbound('10.96.12.34', 9080), get('ratings:9080', '/', { 'end-user': 'jason' }),
       { outcome: 'no_healthy_upstream', route: 'ratings-jason', cluster: 'outbound|9080|v2|ratings.default.svc.cluster.local', endpoints: [] }],
     ['a route to a subset cluster missing from the dump is NC', outbound('10.96.201.56', 9080), get('reviews', '/', { 'x-canary': '1' }),
-      { outcome: 'no_route', route: 'reviews-v3', cluster: 'outbound|9080|v3|reviews.default.svc.cluster.local' }],
+      { outcome: 'no_cluster', route: 'reviews-v3', cluster: 'outbound|9080|v3|reviews.default.svc.cluster.local' }],
     ['weighted clusters pick the first bucket for random value 0', outbound('10.96.201.56', 9080), get('reviews'),
       { outcome: 'forwarded', cluster: 'outbound|9080|v1|reviews.default.svc.cluster.local' }],
     ['an unknown Host on a known port falls to allow_any → PassthroughCluster', outbound('10.96.201.56', 9080), get('example.com'),
@@ -45,6 +46,20 @@ describe('traceEnvoy on the hand-written v3 sidecar', () => {
 
     expect(t.result).toMatchObject(Object.fromEntries(Object.entries(expected).filter(([, v]) => v !== undefined)))
     if ('cluster' in expected && expected.cluster === undefined) expect(t.result.cluster).toBeUndefined()
+  })
+
+  it('REGISTRY_ONLY: an unknown Host on a known port hits block_all, a 502 direct_response with no upstream', () => {
+    const dump = JSON.parse(fixtureText('sidecar-v3.json').replace('"name": "allow_any"', '"name": "block_all"'))
+    const routes = dump.configs.find((c: { '@type': string }) => c['@type'].endsWith('RoutesConfigDump'))
+    const vhosts = routes.dynamic_route_configs[0].route_config.virtual_hosts
+    vhosts[vhosts.length - 1].routes = [{ name: 'block_all', match: { prefix: '/' }, direct_response: { status: 502 } }]
+
+    const t = traceEnvoy(loadEnvoyConfig({ configDump: dump }), outbound('10.96.201.56', 9080), get('example.com'))
+
+    expect(t.result).toMatchObject({ outcome: 'direct_response', virtualHost: 'block_all' })
+    const route = t.steps.find((s) => s.stage === 'route')
+    expect(route?.decision.responseCode).toBe(502)
+    expect(route?.findings.map((f) => f.code)).toEqual(['blackhole-registry-only'])
   })
 
   it('the hand-off is its own listener step, naming the rejected listeners on the port', () => {
@@ -147,6 +162,16 @@ describe('traceEnvoy on the hand-written v3 sidecar', () => {
   })
 
   it('a stat that contradicts the route is a finding', () => {
+    const model = sidecarModel({ stats: 'http.outbound_0.0.0.0_9080.no_route: 5\n' })
+
+    const t = traceEnvoy(model, outbound('10.96.12.34', 9080), get('ratings'))
+
+    const stats = t.steps.at(-1)
+    expect(stats?.evidence).toContainEqual({ field: 'stat http.outbound_0.0.0.0_9080.no_route', expected: '0 for this path', actual: '5' })
+    expect(stats?.findings.map((f) => f.code)).toContain('stat-contradicts-trace')
+  })
+
+  it('a stats step is added even when the trace ends at the listener', () => {
     const model = loadEnvoyConfig({ configDump: { configs: [] }, stats: { stats: [{ name: 'x', value: 1 }] } })
 
     const t = traceEnvoy(model, outbound('10.96.12.34', 9080), get('ratings'))
@@ -170,11 +195,67 @@ describe('resolveHostFromEnvoy', () => {
     else expect(hit).toMatchObject(expected)
   })
 
+  it('a TCP service on a shared 0.0.0.0_<port> listener is found by its chain’s /32 prefix range', () => {
+    const model = loadEnvoyConfig({
+      configDump: [{ name: '0.0.0.0_27017', address: { socketAddress: { address: '0.0.0.0', portValue: 27017 } }, filterChains: [{ filterChainMatch: { prefixRanges: [{ addressPrefix: '10.96.7.7', prefixLen: 32 }] }, filters: [{ name: 'envoy.tcp_proxy', config: { stat_prefix: 'x', cluster: 'outbound|27017||mongo.db.svc.cluster.local' } }] }] }],
+    })
+
+    expect(resolveHostFromEnvoy(model, 'mongo.db', 27017)).toMatchObject({ ip: '10.96.7.7', fqdn: 'mongo.db.svc.cluster.local', source: { pointer: '/0/filterChains/0' } })
+  })
+
   it('older Istio lists ip:port domains; the IP is taken from them', () => {
     const model = loadEnvoyConfig({
       configDump: [{ name: '9080', virtualHosts: [{ name: 'ratings.default.svc.cluster.local:9080', domains: ['ratings:9080', 'ratings.default.svc.cluster.local:9080', '10.254.234.130:9080'], routes: [] }] }],
     })
 
     expect(resolveHostFromEnvoy(model, 'ratings', 9080)).toMatchObject({ ip: '10.254.234.130', fqdn: 'ratings.default.svc.cluster.local', source: { file: 'config_dump', pointer: '/0/virtualHosts/0' } })
+  })
+})
+
+describe('constructs mesh-trace does not model are unresolved, naming them', () => {
+  const listener = (extra: Record<string, unknown>, filters: unknown[] = []) =>
+    loadEnvoyConfig({ configDump: [{ name: 'l', address: { socket_address: { address: '0.0.0.0', port_value: 80 } }, filter_chains: [{ filters }], ...extra }, { name: 'c', type: 'STATIC', load_assignment: { cluster_name: 'c', endpoints: [{ lb_endpoints: [{ endpoint: { address: { socket_address: { address: '10.0.0.1', port_value: 80 } } } }] }] } }] })
+  const conn = outbound('10.0.0.9', 80, { delivered: { ip: '10.0.0.9', port: 80 } })
+  const hcm = (config: Record<string, unknown>) => ({ name: 'envoy.filters.network.http_connection_manager', typed_config: { '@type': 'type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager', stat_prefix: 'p', ...config } })
+
+  it.each([
+    ['a listener filter it does not know', listener({ listener_filters: [{ name: 'x', typed_config: { '@type': 'type.googleapis.com/istio.set_internal_dst_address.v1.Config' } }] }), 'filter_chain', 'istio.set_internal_dst_address.v1.Config'],
+    ['a terminal network filter it does not know', listener({}, [{ name: 'envoy.filters.network.redis_proxy', typed_config: { '@type': 'type.googleapis.com/envoy.extensions.filters.network.redis_proxy.v3.RedisProxy' } }]), 'network_filter', 'envoy.extensions.filters.network.redis_proxy.v3.RedisProxy'],
+    ['scoped_routes', listener({}, [hcm({ scoped_routes: { name: 's' } })]), 'route_config', 'scoped_routes'],
+    ['a filter_chain_matcher input it does not model', listener({ filter_chain_matcher: { matcher_tree: { input: { name: 'i', typed_config: { '@type': 'type.googleapis.com/envoy.extensions.matching.common_inputs.network.v3.FilterStateInput' } }, exact_match_map: { map: {} } } } }), 'filter_chain', 'FilterStateInput'],
+    ['a route match field it does not model', listener({}, [hcm({ route_config: { name: 'r', virtual_hosts: [{ name: 'v', domains: ['*'], routes: [{ match: { prefix: '/', cookies: [{ name: 'a' }] }, route: { cluster: 'c' } }] }] } })]), 'route', 'route match field cookies'],
+    ['a cluster_specifier_plugin', listener({}, [hcm({ route_config: { name: 'r', virtual_hosts: [{ name: 'v', domains: ['*'], routes: [{ match: { prefix: '/' }, route: { cluster_specifier_plugin: 'p' } }] }] } })]), 'route', 'cluster_specifier_plugin'],
+  ])('%s', (_name, model, stage, named) => {
+    const t = traceEnvoy(model, conn, get('a'))
+
+    const step = t.steps.find((s) => s.outcome === 'unresolved')
+    expect(step?.stage).toBe(stage)
+    expect(step?.findings.find((f) => f.code === 'unknown-extension')?.message).toContain(named)
+    expect(t.result.outcome).toBe('unknown')
+  })
+})
+
+describe('the HTTP connection manager rewrites Host before routing', () => {
+  const model = (hcm: Record<string, unknown>) =>
+    loadEnvoyConfig({
+      configDump: [
+        {
+          name: 'l',
+          address: { socket_address: { address: '0.0.0.0', port_value: 8080 } },
+          filter_chains: [{ filters: [{ name: 'envoy.filters.network.http_connection_manager', typed_config: { '@type': 'type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager', stat_prefix: 'p', route_config: { name: 'r', virtual_hosts: [{ name: 'exact', domains: ['a.com'], routes: [{ match: { prefix: '/' }, direct_response: { status: 200 } }] }] }, ...hcm } }] }],
+        },
+      ],
+    })
+  const conn = outbound('10.0.0.9', 8080, { delivered: { ip: '10.0.0.9', port: 8080 } })
+
+  it.each([
+    ['strip_matching_host_port drops the listener’s own port', { strip_matching_host_port: true }, 'a.com:8080', 'exact'],
+    ['near miss: strip_matching_host_port keeps another port', { strip_matching_host_port: true }, 'a.com:9090', undefined],
+    ['strip_any_host_port drops any port', { strip_any_host_port: true }, 'a.com:9090', 'exact'],
+    ['without either the port is part of the Host', {}, 'a.com:8080', undefined],
+  ])('%s', (_name, hcm, host, vhost) => {
+    const t = traceEnvoy(model(hcm), conn, get(host))
+
+    expect(t.result.virtualHost).toBe(vhost)
   })
 })

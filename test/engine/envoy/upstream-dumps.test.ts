@@ -12,6 +12,7 @@ import type { EnvoyModel, Listener } from '../../../src/engine/envoy/model.js'
 import { istioConfigRef, resolveHostFromEnvoy, traceEnvoy, type EnvoyTrace } from '../../../src/engine/envoy/trace-envoy.js'
 import { headerView } from '../../../src/engine/envoy/header-matcher.js'
 import { selectRoute } from '../../../src/engine/envoy/route.js'
+import { selectFilterChain } from '../../../src/engine/envoy/filter-chain.js'
 import { selectVirtualHost } from '../../../src/engine/envoy/virtual-host.js'
 import { isIpLiteral } from '../../../src/engine/envoy/address.js'
 
@@ -228,7 +229,7 @@ describe.runIf(present)('upstream oracles: istioctl output next to the dumps', (
     const model = loadEnvoyConfig({ configDump: JSON.parse(readFileSync(path('master/eds-endpoints/configdump.json'), 'utf8')) })
     const rows = table('master/eds-endpoints/emptyfilter_output.txt')
 
-    const seen = rows.map(([endpoint, status, ...rest]) => {
+    const seen = rows.map(([endpoint, , ...rest]) => {
       const cluster = rest[rest.length - 1]
       const la = model.loadAssignments.find((l) => l.clusterName === cluster)
       // istioctl prints pipes as their path; the model uses unix://<path> as /clusters does.
@@ -294,3 +295,26 @@ function traceEnvoyRoute(rc: EnvoyModel['routeConfigs'][number], host: string, p
   const ref = istioConfigRef(r.chosen?.istioConfig ?? null)
   return { vhost: vh.chosen.name, vs: ref ? `${ref.name}.${ref.namespace}` : '' }
 }
+
+describe.runIf(present)('upstream waypoint: filter_chain_matcher on a real internal listener', () => {
+  const attrs = (ip: string, port: number, alpn: string[] = []) => ({ destinationIp: ip, destinationPort: port, serverName: '', transportProtocol: 'raw_buffer', applicationProtocols: alpn, directSourceIp: '10.0.0.9', sourceIp: '10.0.0.9', sourcePort: 1 })
+
+  it.each([
+    ['the service VIP and port pick the inbound-vip chain', attrs('10.104.171.68', 8000), 'inbound-vip|8000||httpbin.default.svc.cluster.local-http'],
+    ['the workload IP with HTTP ALPN picks direct-http', attrs('192.168.195.248', 8080, ['http/1.1']), 'direct-http'],
+    ['the workload IP without ALPN falls to on_no_match: direct-tcp', attrs('192.168.195.248', 8080), 'direct-tcp'],
+  ])('%s', (_name, a, chain) => {
+    const model = load(fileURLToPath(new URL('master/waypoint-full/config_dump.json', DUMPS)))
+    const l = model.listeners.find((x) => x.name === 'main_internal')!
+
+    const sel = selectFilterChain(l, a)
+
+    expect([sel.how, sel.chosen?.name]).toEqual(['filter_chain_matcher', chain])
+  })
+
+  it('near miss: a VIP port the map does not list matches no chain', () => {
+    const model = load(fileURLToPath(new URL('master/waypoint-full/config_dump.json', DUMPS)))
+
+    expect(selectFilterChain(model.listeners.find((x) => x.name === 'main_internal')!, attrs('10.104.171.68', 9999)).chosen).toBeNull()
+  })
+})
