@@ -251,7 +251,8 @@ export interface WeightedPick {
   chosen: ClusterWeight | null
   total: number
   randomValue: number
-  weights: Array<{ name: string; weight: number; percent: number }>
+  /** Every member with its share and its bucket `[from, to)` of `random % total`. */
+  weights: Array<{ name: string; weight: number; percent: number; from: number; to: number }>
 }
 
 /** Picks a weighted cluster as Envoy does: r = random % total; the first i with Σ<i ≤ r < Σ≤i. */
@@ -259,7 +260,12 @@ export function pickWeightedCluster(clusters: ClusterWeight[], totalWeight: numb
   const sum = clusters.reduce((s, c) => s + c.weight, 0)
   // Older Envoy required total_weight (default 100) and used it as the modulus.
   const total = totalWeight !== null && totalWeight > 0 ? totalWeight : sum
-  const weights = clusters.map((c) => ({ name: c.name, weight: c.weight, percent: total > 0 ? Math.round((c.weight / total) * 10000) / 100 : 0 }))
+  let at = 0
+  const weights = clusters.map((c) => {
+    const from = at
+    at += c.weight
+    return { name: c.name, weight: c.weight, percent: total > 0 ? Math.round((c.weight / total) * 10000) / 100 : 0, from, to: at }
+  })
   if (total <= 0) return { chosen: null, total, randomValue, weights }
   const r = randomValue % total
   let begin = 0

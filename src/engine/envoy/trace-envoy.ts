@@ -57,6 +57,8 @@ interface State {
   statPrefix: { http?: string; tcp?: string }
   listener: Listener | null
   localAddress: { ip: string; port: number }
+  /** The members of a weighted_clusters action, when the route had one. */
+  weightedMembers?: Array<{ name: string; percent: number }>
 }
 
 function finish(s: State, outcome: TraceResult['outcome']): EnvoyTrace {
@@ -359,7 +361,12 @@ function traceRouteAction(
     cluster = pick.chosen ? (pick.chosen.clusterHeader ? (req.headers.get(pick.chosen.clusterHeader.toLowerCase()) ?? []).join(',') : pick.chosen.name) : null
     via = 'weighted_clusters'
     if (spec.clusters.length > 1) {
-      findings.push(envoyFinding('weighted-cluster-pick', { weights: pick.weights.map((w) => `${w.name} ${w.percent}%`).join(', '), random: opts.randomValue ?? `${randomValue} (default; pass --random-value)`, cluster: cluster ?? '(none)' }))
+      findings.push(envoyFinding('weighted-cluster-pick', {
+        weights: pick.weights.map((w) => `${w.name} ${w.percent}% (random % ${pick.total} in [${w.from}, ${w.to}))`).join(', '),
+        random: opts.randomValue ?? `${randomValue} (default; pass --random-value)`,
+        cluster: cluster ?? '(none)',
+      }))
+      s.weightedMembers = pick.weights.map((w) => ({ name: w.name, percent: w.percent }))
     }
   } else {
     s.steps.push(newStep('route', 'unresolved', `Route ${routeName(route)} picks its cluster with a cluster_specifier_plugin, which mesh-trace does not model.`, { ...base, findings: [...findings, envoyFinding('unknown-extension', { where: `route ${routeName(route)}`, typeUrl: 'cluster_specifier_plugin' })] }))
@@ -386,6 +393,19 @@ function traceCluster(s: State, name: string, via: string, what: string): EnvoyT
   }
   if (cluster.name === BLACKHOLE_CLUSTER) lookup.step.decision.note = `${what} is dropped`
   const ep = resolveEndpoints(s.model, cluster, s.localAddress)
+  if (s.weightedMembers !== undefined) {
+    // Story 15: every member of the split with the endpoints it would send to, not only the one picked.
+    const index = envoyIndex(s.model)
+    lookup.step.decision.weightedMembers = s.weightedMembers.map((m) => {
+      const member = index.clustersByName.get(m.name)
+      return { cluster: m.name, percent: m.percent, picked: m.name === cluster.name, endpoints: member === undefined ? null : m.name === cluster.name ? ep.endpoints : resolveEndpoints(s.model, member, s.localAddress).endpoints }
+    })
+    lookup.step.evidence.push(...(lookup.step.decision.weightedMembers as Array<{ cluster: string; percent: number; picked: boolean; endpoints: string[] | null }>).map((m) => ({
+      field: `weighted member ${m.cluster}`,
+      expected: `${m.percent}% of requests${m.picked ? ' (picked)' : ''}`,
+      actual: m.endpoints === null ? '(cluster not in the config)' : m.endpoints.length > 0 ? m.endpoints.join(', ') : '(no eligible endpoint)',
+    })))
+  }
   s.steps.push(ep.step)
   s.result.endpoints = ep.endpoints
   if (ep.outcome === 'unknown') return finish(s, 'forwarded')
