@@ -418,11 +418,17 @@ export function filterChainStep(l: Listener, a: ConnectionAttributes, sel: Filte
     })
   }
   if (!sel.chosen) {
+    const findings = [...extraFindings, envoyFinding('no-filter-chain-match', { listener: l.name })]
+    // User story 13: the port's own chains survived every earlier criterion and fell only on transport_protocol tls.
+    const tlsOnly = sel.rejected.filter((r) => r.reason === 'transport-protocol-mismatch' && r.evidence.some((e) => e.expected === 'tls'))
+    if (a.transportProtocol === 'raw_buffer' && tlsOnly.length > 0) {
+      findings.push(envoyFinding('plaintext-to-tls-only-port', { port: a.destinationPort, chains: tlsOnly.map((r) => r.candidate.name).join(', ') }))
+    }
     return newStep('filter_chain', 'no_match', `No filter chain of ${l.name} matches ${formatAddress(a.destinationIp, a.destinationPort)} (${a.transportProtocol}); Envoy closes the connection.`, {
       decision,
       evidence: sel.evidence,
       rejected: sel.rejected,
-      findings: [...extraFindings, envoyFinding('no-filter-chain-match', { listener: l.name })],
+      findings,
     })
   }
   const name = filterChainName(sel.chosen)

@@ -63,6 +63,10 @@ export const ENVOY_FINDINGS = {
     level: 'warning',
     template: 'Envoy forwards this through {cluster} to the original destination {destination}, without mesh routing or policy (outboundTrafficPolicy ALLOW_ANY): {why}.',
   },
+  'plaintext-to-tls-only-port': {
+    level: 'error',
+    template: 'The filter chains for port {port} ({chains}) accept only TLS — Istio\'s mTLS in STRICT mode — and this connection is plaintext, so none matches and Envoy resets it. Call from a pod with a sidecar (which sends mTLS), or set the workload\'s PeerAuthentication to PERMISSIVE.',
+  },
   'runtime-fraction-assumed': {
     level: 'warning',
     template: 'Route {route} matches only a fraction of requests ({fraction}); this trace assumes random value {random} and therefore {outcome}.',

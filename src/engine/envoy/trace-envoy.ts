@@ -252,7 +252,7 @@ function traceHcm(s: State, chain: FilterChain, f: NetworkFilter, hcm: HttpConne
     newStep('virtual_host', 'matched', `Virtual host ${vh.name} matches ${vhSel.key ?? '(any host)'} (${vhSel.how?.replace('_', ' ')} ${vhSel.domain}).`, {
       chosen: virtualHostRef(vh),
       decision: { host: vhSel.key, matchedDomain: vhSel.domain, how: vhSel.how, otherVirtualHosts: vhSel.otherCount },
-      evidence: [{ field: rc.vhostHeader ? `header ${rc.vhostHeader}` : 'host', expected: vhSel.domain ?? '*', actual: vhSel.key ?? '(absent)' }],
+      evidence: [{ field: rc.vhostHeader ? `header ${rc.vhostHeader}` : 'host', expected: vhSel.domain ?? '*', actual: vhSel.key ?? headers[rc.vhostHeader ?? 'host'] ?? '(absent)' }],
       rejected: vhSel.rejected,
     }),
   )
@@ -326,14 +326,14 @@ function traceRouteAction(
   if (action.kind === 'redirect') {
     const r = computeRedirect(route, action.config, req)
     Object.assign(decision, { responseCode: r.status, location: r.location })
-    s.steps.push(newStep('route', 'matched', `Route ${routeName(route)} redirects: ${r.status} to ${r.location}.`, base))
+    s.steps.push(newStep('route', 'matched', `Route ${routeName(route)}${vs ? ` (VirtualService ${vs})` : ''} redirects: ${r.status} to ${r.location}.`, base))
     return finish(s, 'redirect')
   }
   if (action.kind === 'direct_response') {
     Object.assign(decision, { responseCode: action.status, ...(action.body !== null ? { body: action.body } : {}) })
     if (vh.name === 'block_all') findings.push(envoyFinding('blackhole-registry-only', { what: 'the request', cluster: 'block_all (direct_response 502)' }))
     else findings.push(envoyFinding('direct-response', { status: action.status }))
-    s.steps.push(newStep('route', 'matched', `Route ${routeName(route)} answers ${action.status} directly (direct_response).`, base))
+    s.steps.push(newStep('route', 'matched', `Route ${routeName(route)}${vs ? ` (VirtualService ${vs})` : ''} answers ${action.status} directly (direct_response).`, base))
     return finish(s, 'direct_response')
   }
   if (action.kind !== 'route') {
