@@ -1,7 +1,7 @@
 import { makeFinding } from '../trace/findings.js'
 import { newStep } from '../trace/trace.js'
 import type { Alternative, ConfigRef, Evidence, Finding, TraceStep } from '../trace/trace.js'
-import { isLoopbackAddress, parseIpAddress } from './cidr.js'
+import { isIpAddress, isLoopbackAddress, parseIpAddress } from './cidr.js'
 import type { Family, IpAddress } from './cidr.js'
 import { IPTABLES_FINDINGS } from './findings.js'
 import type { IptablesFindingCode } from './findings.js'
@@ -119,6 +119,18 @@ function ownerUidsExempted(nat: Table | undefined): number[] {
  * iptables-semantics.md §2 describes) and explains every decision with the rules that made it.
  */
 export function traceIptables(rules: { v4?: Ruleset; v6?: Ruleset }, conn: Connection, ctx: TraceIptablesContext = {}): IptablesTrace {
+  const bad = [conn.dstIp, conn.srcIp, ...conn.podIps].find((a) => !isIpAddress(a))
+  if (bad !== undefined) {
+    return {
+      steps: [newStep('iptables', 'unresolved', `${JSON.stringify(bad)} is not an IP address, so the connection cannot be simulated.`, { decision: { reason: 'invalid-address', address: bad } })],
+      intercepted: null,
+      redirectPort: null,
+      dropped: false,
+      delivered: null,
+      originalDst: { ip: conn.dstIp, port: conn.dstPort },
+      mesh: detectMesh(rules.v4 ?? rules.v6),
+    }
+  }
   const dst = parseIpAddress(conn.dstIp)
   const src = parseIpAddress(conn.srcIp)
   const family = dst.family
@@ -150,7 +162,10 @@ export function traceIptables(rules: { v4?: Ruleset; v6?: Ruleset }, conn: Conne
   const podIps = conn.podIps.map((p) => parseIpAddress(p))
   const podIpSameFamily = podIps.find((p) => p.family === family)
   const isLocal = (a: IpAddress) => isLoopbackAddress(a) || podIps.some((p) => p.family === a.family && p.bytes.every((x, i) => x === a.bytes[i]))
-  const proxyUid = ctx.proxyUid ?? ctx.runAsUser ?? DEFAULT_PROXY_UID[mesh]
+  // Without a pod spec, the proxy is the uid the nat rules exempt (Istio's default 1337 if they exempt it).
+  const exemptedUids = ownerUidsExempted(rs.tables.get('nat'))
+  const meshUid = DEFAULT_PROXY_UID[mesh]
+  const proxyUid = ctx.proxyUid ?? ctx.runAsUser ?? (meshUid !== null && exemptedUids.includes(meshUid) ? meshUid : exemptedUids[0] ?? meshUid)
   const uidAssumed = conn.direction === 'outbound' && conn.uid === undefined
   const gidAssumed = conn.direction === 'outbound' && conn.gid === undefined && conn.uid === undefined
   const uid = conn.uid ?? assumeAppId(rs, 'uid', proxyUid)
@@ -187,7 +202,9 @@ export function traceIptables(rules: { v4?: Ruleset; v6?: Ruleset }, conn: Conne
 
   const packetFor = (pass: Pass): PacketView => {
     const out = pass.phase === 'local-out'
-    const outIface = isLocal(curDst) ? 'lo' : 'eth0'
+    // The OUTPUT hook's output device is fixed by the first route lookup: when nat or a mark reroutes the packet,
+    // -o in raw/mangle/nat/filter OUTPUT still sees the original device; only POSTROUTING sees the new one.
+    const outIface = isLocal(pass.hook === 'OUTPUT' ? dst : curDst) ? 'lo' : 'eth0'
     return {
       family,
       protocol: conn.protocol,
@@ -201,7 +218,8 @@ export function traceIptables(rules: { v4?: Ruleset; v6?: Ruleset }, conn: Conne
       owner: out ? { uid, gid, uidAssumed, gidAssumed } : null,
       mark: state.mark,
       ctmark: state.ctmark,
-      ctstates,
+      // raw runs before conntrack: without a conntrack entry, --ctstate sees INVALID (looped-back packets keep theirs).
+      ctstates: pass.table === 'raw' && pass.phase !== 'lo-reentry' ? ['INVALID'] : ctstates,
       localAddresses: podIps,
     }
   }
@@ -220,15 +238,18 @@ export function traceIptables(rules: { v4?: Ruleset; v6?: Ruleset }, conn: Conne
     const est = nated ? ['ESTABLISHED', 'DNAT'] : ['ESTABLISHED']
     const common = { family, protocol: conn.protocol, ctmark: 0, ctstates: est, localAddresses: podIps }
     const outIface = isLocal(curDst) ? 'lo' : 'eth0'
+    const firstIface = isLocal(dst) ? 'lo' : 'eth0'
     type LegPass = { table: string; hook: string; pkt: PacketView }
     type Leg = { kind: 'reply' | 'ack'; label: string; passes: LegPass[] }
     const legs: Leg[] = []
     // SYN-ACK: from the server (its socket address) to the client.
     const reply = { ...common, dport: conn.srcPort, mark: 0, tcpFlags: ['SYN', 'ACK'], dst: src }
-    const replyLabel = 'the reply (SYN-ACK)'
+    const replyLabel = conn.protocol === 'tcp' ? 'the reply (SYN-ACK)' : 'the reply'
+    // A SYN-ACK belongs to a request socket (no owner); a UDP answer to the server's socket: the proxy's when intercepted.
+    const replyOwner = conn.protocol === 'udp' && intercepted === true && proxyUid !== null ? { uid: proxyUid, gid: proxyUid, uidAssumed: true, gidAssumed: true } : null
     if (serverLocal) {
       const via = conn.direction === 'inbound' ? 'eth0' : 'lo'
-      const passes: LegPass[] = REPLY_OUT.map(([table, hook]) => ({ table, hook, pkt: { ...reply, src: curDst, sport: curDport, inIface: null, outIface: via, owner: null } }))
+      const passes: LegPass[] = REPLY_OUT.map(([table, hook]) => ({ table, hook, pkt: { ...reply, src: curDst, sport: curDport, inIface: null, outIface: via, owner: replyOwner } }))
       if (conn.direction === 'outbound') passes.push(...REPLY_IN.map(([table, hook]) => ({ table, hook, pkt: { ...reply, src: dst, sport: conn.dstPort, inIface: 'lo', outIface: null, owner: null, socket: 'established' as const } })))
       legs.push({ kind: 'reply', label: replyLabel, passes })
     } else {
@@ -243,7 +264,7 @@ export function traceIptables(rules: { v4?: Ruleset; v6?: Ruleset }, conn: Conne
       const owner = { uid, gid, uidAssumed, gidAssumed }
       const passes: LegPass[] = REPLY_OUT.map(([table, hook]) => {
         const before = table === 'raw' || (table === 'mangle' && hook === 'OUTPUT')
-        return { table, hook, pkt: { ...ack, mark: (conn.mark ?? 0) >>> 0, dst: before ? dst : curDst, dport: before ? conn.dstPort : curDport, inIface: null, outIface, owner } }
+        return { table, hook, pkt: { ...ack, mark: (conn.mark ?? 0) >>> 0, dst: before ? dst : curDst, dport: before ? conn.dstPort : curDport, inIface: null, outIface: hook === 'OUTPUT' ? firstIface : outIface, owner } }
       })
       if (serverLocal) passes.push(...REPLY_IN.map(([table, hook]) => ({ table, hook, pkt: { ...ack, mark: 0, dst: curDst, dport: curDport, inIface: 'lo', outIface: null, owner: null, socket: serverSocket(curDst, curDport) } })))
       legs.push({ kind: 'ack', label: ackLabel, passes })
@@ -260,10 +281,25 @@ export function traceIptables(rules: { v4?: Ruleset; v6?: Ruleset }, conn: Conne
       })
     }
     if (conn.protocol !== 'tcp') legs.splice(1)
+    const forwardZone = state.ctZone ?? 0
     for (const leg of legs) {
-      const lstate: MutableState = { mark: 0, ctmark: state.ctmark, ctZone: state.ctZone, untracked: state.untracked, ctAttached: true }
+      // Each packet meets raw before conntrack: a CT rule there picks the zone its conntrack lookup uses.
+      const lstate: MutableState = { mark: 0, ctmark: state.ctmark, ctZone: null, untracked: false, ctAttached: false }
       let lastMarkSource: 'out' | 'in' | null = null
-      for (const { table: tableName, hook, pkt } of leg.passes) {
+      let zoneChecked = false
+      for (const { table: tableName, hook, pkt: rawPkt } of leg.passes) {
+        const pkt = tableName === 'raw' && rawPkt.inIface !== 'lo' ? { ...rawPkt, ctstates: ['INVALID'] } : rawPkt
+        if (!zoneChecked && tableName !== 'raw') {
+          zoneChecked = true
+          lstate.ctAttached = true
+          const zone = lstate.ctZone ?? 0
+          if (zone !== forwardZone && nated) {
+            steps.push(newStep('iptables', 'dropped', `conntrack: ${leg.label} is looked up in conntrack zone ${zone}, but the connection is in zone ${forwardZone} (raw CT --zone rules), so nat is not undone for it — the connection never completes. Check that the raw rules name the owner of the answering socket (e.g. the proxy uid).`, {
+              decision: { hook: 'conntrack', packet: leg.kind, zone, connectionZone: forwardZone, reason: 'conntrack-zone-mismatch' },
+            }))
+            return 'dropped'
+          }
+        }
         // The packet mark survives the loop over lo, but a packet arriving from eth0 starts with none.
         const side = pkt.inIface === null ? 'out' : 'in'
         if (lastMarkSource === 'out' && side === 'in' && pkt.inIface !== 'lo') lstate.mark = 0
@@ -318,6 +354,10 @@ export function traceIptables(rules: { v4?: Ruleset; v6?: Ruleset }, conn: Conne
     const walk: WalkResult | null = table ? walkTable(table, pass.hook, pkt, state) : null
     const decision = isDecisionPass(pass)
     const step = explainPass(rs, pass, walk, pkt, mesh, conn.direction, decision)
+    if (decision && intercepted === true && step.outcome === 'passed') {
+      // TPROXY in mangle already delivered the connection; nat leaving it alone is not a miss.
+      step.summary = step.summary.replace(' — not intercepted.', `; TPROXY in mangle PREROUTING already delivered it to ${redirectPort}.`)
+    }
     if (!walk) {
       if (decision) {
         natStep = step
@@ -369,8 +409,7 @@ export function traceIptables(rules: { v4?: Ruleset; v6?: Ruleset }, conn: Conne
     }
     if (end.kind === 'policy' && end.policy === 'DROP') dropped = true
     const interesting = decision || end.kind === 'terminal' || walk.actions.length > 0 || (end.kind === 'policy' && end.policy === 'DROP')
-    const trivialAccept = !decision && end.kind === 'terminal' && end.target.kind === 'verdict' && end.target.verdict === 'ACCEPT' && walk.actions.length === 0 && false
-    if (interesting && !trivialAccept) steps.push(step)
+    if (interesting) steps.push(step)
     if (decision) natStep = step
     if (!dropped && pass.phase === 'local-out' && pass.table === 'nat' && pass.hook === 'OUTPUT' && isLoopbackAddress(src) && !isLocal(curDst)) {
       // ip_route_me_harder: after nat, the packet is routed again, and a loopback source may not leave through eth0.

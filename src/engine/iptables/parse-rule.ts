@@ -260,6 +260,12 @@ export function parseRuleSpec(tokens: string[], family: Family): RuleSpec {
     return tokens[i]
   }
 
+  // iptables refuses a second -s/-d/-i/-o/-p ("multiple -d flags not allowed").
+  const seenCore = new Set<string>()
+  const once = (flag: string) => {
+    if (seenCore.has(flag)) throw new RuleSpecError('duplicate-option', `${flag} is given twice (iptables allows it once per rule)`)
+    seenCore.add(flag)
+  }
   for (let i = 0; i < tokens.length; i++) {
     const tok = tokens[i]
     if (tok === '!') {
@@ -284,6 +290,7 @@ export function parseRuleSpec(tokens: string[], family: Family): RuleSpec {
     switch (tok) {
       case '-p':
       case '--protocol': {
+        once('-p')
         const v = takeValue(tok).toLowerCase()
         const n = neg()
         protocol = PROTOCOL_NUMBERS[v] ?? v
@@ -302,6 +309,7 @@ export function parseRuleSpec(tokens: string[], family: Family): RuleSpec {
         const cidr = wrap('invalid-address', () => parseCidr(v))
         if (cidr.family !== family) throw new RuleSpecError('family-mismatch', `${v} is not an ${family === 'ipv4' ? 'IPv4' : 'IPv6'} address`)
         const kind = tok.startsWith('-s') || tok.startsWith('--s') ? 'source' : 'destination'
+        once(kind === 'source' ? '-s' : '-d')
         matches.push({ kind, cidr, negated: n, text: `${n ? '! ' : ''}${kind === 'source' ? '-s' : '-d'} ${cidr.text}` })
         continue
       }
@@ -312,6 +320,7 @@ export function parseRuleSpec(tokens: string[], family: Family): RuleSpec {
         const v = takeValue(tok)
         const n = neg()
         const kind = tok === '-i' || tok === '--in-interface' ? 'in-interface' : 'out-interface'
+        once(kind === 'in-interface' ? '-i' : '-o')
         const wildcard = v.endsWith('+')
         matches.push({ kind, name: wildcard ? v.slice(0, -1) : v, wildcard, negated: n, text: `${n ? '! ' : ''}${kind === 'in-interface' ? '-i' : '-o'} ${v}` })
         continue

@@ -7,6 +7,7 @@ import { RulesetBuilder } from './ruleset-builder.js'
 import type { SourceLine } from './ruleset-builder.js'
 import { tokenizeRuleLine } from './rule-tokens.js'
 
+/** The rule model, re-exported so callers import parse results from one place. */
 export type {
   Chain,
   Match,
@@ -15,6 +16,7 @@ export type {
   Table,
   Target,
 } from './model.js'
+/** Thrown for a bare rules file that does not parse (names file:line and quotes the line). */
 export { IptablesParseError } from './parse-error.js'
 
 /** The IPv4 and IPv6 rules found in one input. */

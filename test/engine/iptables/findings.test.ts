@@ -95,6 +95,12 @@ describe('findings: what they say', () => {
     expect([t.intercepted, t.steps[0].outcome]).toEqual([null, 'unresolved'])
   })
 
+  it('an address that is not an IP is unresolved, not a crash', () => {
+    const t = traceIptables(parseRules(ISTIO_122_SAVE), app({ dstIp: 'ratings.default' }))
+
+    expect([t.intercepted, t.steps[0].decision.reason]).toEqual([null, 'invalid-address'])
+  })
+
   it('a connection of a family without rules is unresolved', () => {
     const t = traceIptables(parseRules(ISTIO_122_SAVE), app({ srcIp: 'fd00::5', dstIp: '2001:db8::1', podIps: ['fd00::5'] }))
 

@@ -94,6 +94,30 @@ describe('init logs of every era yield the same rules as the dump they contain',
   })
 })
 
+describe('restore input in a log, without a final dump', () => {
+  it("reads the 'Running iptables restore with: … and the following input' wording per family", () => {
+    const log = [
+      '2023-02-01T10:00:00.000000Z\tinfo\tRunning iptables restore with: iptables-restore and the following input:',
+      '* nat',
+      '-N ISTIO_REDIRECT',
+      '-A ISTIO_REDIRECT -p tcp -j REDIRECT --to-ports 15001',
+      '-A OUTPUT -p tcp -j ISTIO_REDIRECT',
+      'COMMIT',
+      '2023-02-01T10:00:00.000100Z\tinfo\tRunning iptables restore with: ip6tables-restore and the following input:',
+      '* nat',
+      '-N ISTIO_REDIRECT',
+      '-A ISTIO_REDIRECT -p tcp -j REDIRECT --to-ports 15001',
+      'COMMIT',
+    ].join('\n')
+
+    const r = parseRules(log)
+
+    expect([r.v4?.form, r.v6?.form]).toEqual(['restore', 'restore'])
+    expect(r.v4?.tables.get('nat')?.chains.get('OUTPUT')?.rules).toHaveLength(1)
+    expect(r.v6?.tables.get('nat')?.chains.get('OUTPUT')?.rules).toHaveLength(0)
+  })
+})
+
 describe('crash-looping init containers leave partial rules', () => {
   it.each([
     ['iptables-restore failed: nothing of that input was applied', 'crashloop-restore-failed.log', 'iptables-restore: line 3 failed', 0],

@@ -108,6 +108,27 @@ describe.skipIf(!HAVE_UPSTREAM)('Istio goldens: every form of a scenario simulat
   })
 })
 
+describe.skipIf(!HAVE_UPSTREAM)('Istio goldens: one scenario, three rule layouts (1.22, 1.24, master), the same verdicts', () => {
+  const VERSIONS = ['v1.22.0', 'v1.24.0', 'master']
+  const common = HAVE_UPSTREAM
+    ? scenariosOf('master/sidecar-capture').filter((s) => VERSIONS.every((v) => existsSync(`${UPSTREAM}${v}/sidecar-capture/${s}.iptables-save.txt`)))
+    : []
+  it.each(common)('%s', (scenario) => {
+    for (const family of ['v4', 'v6'] as const) {
+      const file = family === 'v4' ? 'iptables-save' : 'ip6tables-save'
+      const paths = VERSIONS.map((v) => `${UPSTREAM}${v}/sidecar-capture/${scenario}.${file}.txt`)
+      if (!paths.every((p) => existsSync(p))) continue
+      const rules = paths.map((p) => parseRules(readFileSync(p, 'utf8'))[family])
+      const dns = dnsServer(rules[0], family === 'v4' ? '10.96.0.10' : 'fd00::a')
+      for (const [label, conn] of connections(family, dns)) {
+        const results = rules.map((r, i) => `${VERSIONS[i]} → ${signature(traceIptables({ [family]: r }, conn))}`)
+
+        expect(new Set(results.map((r) => r.split(' → ')[1])).size, `${scenario} ${family} ${label}: ${results.join('; ')}`).toBe(1)
+      }
+    }
+  })
+})
+
 describe.skipIf(!HAVE_UPSTREAM)('Istio goldens: verdicts that Istio documents', () => {
   const load = (path: string) => parseRules(readFileSync(`${UPSTREAM}${path}`, 'utf8'))
   const pod = '10.244.2.5'

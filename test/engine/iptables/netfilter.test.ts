@@ -2,34 +2,8 @@ import { describe, expect, it } from 'vitest'
 import { traceIptables } from '../../../src/engine/iptables/netfilter.js'
 import type { Connection } from '../../../src/engine/iptables/netfilter.js'
 import { parseRules } from '../../../src/engine/iptables/parse.js'
-import { ISTIO_11_SAVE, ISTIO_122_SAVE, ISTIO_TPROXY_SAVE } from './rulesets.js'
-
-const BUILTINS: Record<string, string[]> = {
-  raw: ['PREROUTING', 'OUTPUT'],
-  mangle: ['PREROUTING', 'INPUT', 'FORWARD', 'OUTPUT', 'POSTROUTING'],
-  nat: ['PREROUTING', 'INPUT', 'OUTPUT', 'POSTROUTING'],
-  filter: ['INPUT', 'FORWARD', 'OUTPUT'],
-}
-
-/** Builds iptables-save text from `table: rule lines`; user chains are declared from the rules. */
-function save(tables: Record<string, string>, policies: Record<string, string> = {}): string {
-  const out: string[] = []
-  for (const [name, body] of Object.entries(tables)) {
-    const rules = body.split('\n').map((l) => l.trim()).filter(Boolean)
-    const user = new Set<string>()
-    for (const r of rules) {
-      const a = /^-A (\S+)/.exec(r)?.[1]
-      if (a && !BUILTINS[name].includes(a)) user.add(a)
-      const j = /-[jg] ([A-Z_0-9]+)/.exec(r)?.[1]
-      if (j && /^[A-Z]+_|^[A-Z]$|^CH/.test(j) && !BUILTINS[name].includes(j)) user.add(j)
-    }
-    out.push(`*${name}`)
-    for (const b of BUILTINS[name]) out.push(`:${b} ${policies[`${name}/${b}`] ?? 'ACCEPT'} [0:0]`)
-    for (const u of [...user].sort()) out.push(`:${u} - [0:0]`)
-    out.push(...rules, 'COMMIT')
-  }
-  return out.join('\n') + '\n'
-}
+import { KERNEL_SURPRISES, surpriseConnection } from './kernel-surprises.js'
+import { ISTIO_11_SAVE, ISTIO_122_SAVE, ISTIO_TPROXY_SAVE, save } from './rulesets.js'
 
 const POD = '10.244.2.5'
 const app = (over: Partial<Connection> = {}): Connection => ({
@@ -115,7 +89,7 @@ describe('traceIptables: one row per netfilter rule', () => {
     ['a comment always matches', save({ nat: '-A OUTPUT -m comment --comment "say \\"hi\\"" -j REDIRECT --to-ports 15001' }), app(), { intercepted: true }],
     ['--dst-type LOCAL matches the pod IP', save({ nat: '-A OUTPUT -m addrtype --dst-type LOCAL -j REDIRECT --to-ports 15001' }), app({ dstIp: POD }), { intercepted: true }],
     ['--dst-type LOCAL does not match a remote address', save({ nat: '-A OUTPUT -m addrtype --dst-type LOCAL -j REDIRECT --to-ports 15001' }), app(), { intercepted: false }],
-    ['-m socket is false for a new connection', save({ mangle: '-A PREROUTING -p tcp -m socket -j DROP' }), inbound(), { intercepted: false, dropped: false }],
+    ['-m socket is false for the first SYN', save({ mangle: '-A PREROUTING -p tcp -m tcp --syn -m socket -j DROP' }), inbound(), { intercepted: false, dropped: false }],
     ['--syn matches the first packet', save({ nat: '-A OUTPUT -p tcp -m tcp --syn -j REDIRECT --to-ports 15001' }), app(), { intercepted: true }],
     ['REDIRECT in PREROUTING goes to the pod IP', save({ nat: '-A PREROUTING -p tcp -j REDIRECT --to-ports 15006' }), inbound(), { intercepted: true, port: 15006 }],
     ['REDIRECT without --to-ports keeps the port', save({ nat: '-A OUTPUT -p tcp -j REDIRECT' }), app(), { intercepted: true, port: 80 }],
@@ -133,6 +107,14 @@ describe('traceIptables: one row per netfilter rule', () => {
     if (want.port !== undefined) expect(t.redirectPort).toBe(want.port)
     expect(t.dropped).toBe(want.dropped ?? false)
     if (want.chosen) expect(t.steps.map((s) => s.chosen?.name)).toContain(want.chosen)
+  })
+})
+
+describe('traceIptables: kernel surprises (each found or confirmed by the kernel differential test)', () => {
+  it.each(KERNEL_SURPRISES.map((k) => [k.name, k] as const))('%s', (_n, k) => {
+    const t = traceIptables(parseRules(k.rules), surpriseConnection(k))
+
+    expect([t.intercepted, t.dropped]).toEqual([k.intercepted, k.dropped])
   })
 })
 
@@ -194,6 +176,16 @@ describe('traceIptables: TPROXY layout', () => {
     expect(t.intercepted).toBe(want.intercepted)
     expect(t.redirectPort).toBe(want.port)
     expect(t.steps.some((s) => `${s.decision.table} ${s.decision.hook}` === want.stepHook)).toBe(true)
+  })
+})
+
+describe('traceIptables: TPROXY explanations', () => {
+  it('the nat step after a TPROXY does not claim the connection was missed', () => {
+    const t = traceIptables(parseRules(ISTIO_TPROXY_SAVE), inbound())
+
+    const nat = t.steps.find((s) => s.decision.table === 'nat')!
+    expect(nat.summary).toContain('TPROXY in mangle PREROUTING already delivered it to 15006')
+    expect(t.steps.flatMap((s) => s.findings).map((f) => f.code)).not.toContain('not-intercepted')
   })
 })
 

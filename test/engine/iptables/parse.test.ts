@@ -194,6 +194,7 @@ describe('parseRules: errors name the line and quote it', () => {
     ['an IPv6 address in iptables', 'iptables -t nat -A OUTPUT -d fd00::1 -j RETURN\n', 'family-mismatch', 1],
     ['an insert position past the end', '* nat\n-N CH\n-I CH 3 -j RETURN\nCOMMIT\n', 'invalid-rule-number', 3],
     ['an option without its value', nat('-A OUTPUT -p tcp --dport'), 'missing-argument', 7],
+    ['-d given twice', nat('-A OUTPUT -d 10.0.0.0/8 ! -d 10.1.0.0/16 -j RETURN'), 'duplicate-option', 7],
   ])('%s', (_n, text, code, line) => {
     let err: unknown
     try {

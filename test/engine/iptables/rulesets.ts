@@ -116,3 +116,31 @@ COMMIT
 -A ISTIO_REDIRECT -p tcp -j REDIRECT --to-ports 15001
 COMMIT
 `
+
+const BUILTINS: Record<string, string[]> = {
+  raw: ['PREROUTING', 'OUTPUT'],
+  mangle: ['PREROUTING', 'INPUT', 'FORWARD', 'OUTPUT', 'POSTROUTING'],
+  nat: ['PREROUTING', 'INPUT', 'OUTPUT', 'POSTROUTING'],
+  filter: ['INPUT', 'FORWARD', 'OUTPUT'],
+}
+
+/** Builds iptables-save text from `table: rule lines`; user chains are declared from the rules. */
+export function save(tables: Record<string, string>, policies: Record<string, string> = {}): string {
+  const out: string[] = []
+  for (const [name, body] of Object.entries(tables)) {
+    const rules = body.split('\n').map((l) => l.trim()).filter(Boolean)
+    const user = new Set<string>()
+    for (const r of rules) {
+      const a = /^-A (\S+)/.exec(r)?.[1]
+      if (a && !BUILTINS[name].includes(a)) user.add(a)
+      const j = /-[jg] ([A-Z_0-9]+)/.exec(r)?.[1]
+      if (j && /^[A-Z]+_|^[A-Z]$|^CH/.test(j) && !BUILTINS[name].includes(j)) user.add(j)
+    }
+    out.push(`*${name}`)
+    for (const b of BUILTINS[name]) out.push(`:${b} ${policies[`${name}/${b}`] ?? 'ACCEPT'} [0:0]`)
+    for (const u of [...user].sort()) out.push(`:${u} - [0:0]`)
+    out.push(...rules, 'COMMIT')
+  }
+  return out.join('\n') + '\n'
+}
+

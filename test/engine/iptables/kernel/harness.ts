@@ -16,11 +16,14 @@ export const NET = {
   peer6: '2001:db8:ffff::10',
 } as const
 
+let dumps = 0
 const PROBE = fileURLToPath(new URL('./netns-probe.py', import.meta.url))
 
 /** One connection as the probe runs it. */
 export interface ProbeConn {
   family: 4 | 6
+  /** tcp unless given. */
+  protocol?: 'tcp' | 'udp'
   direction: 'outbound' | 'inbound'
   src: string
   sport: number
@@ -39,7 +42,7 @@ export interface ProbeCase {
 
 /** What the kernel did with one connection, as the client saw it. */
 export interface KernelResult {
-  kind: 'local' | 'remote' | 'timeout' | 'refused' | 'unreachable' | 'error' | 'restore-error'
+  kind: 'local' | 'remote' | 'timeout' | 'refused' | 'reset' | 'unreachable' | 'error' | 'restore-error'
   listener?: number
   local?: [string, number]
   origDst?: [string, number]
@@ -50,7 +53,7 @@ export interface KernelResult {
 export function kernelUnavailable(): string | null {
   if (process.platform !== 'linux') return 'not Linux'
   if (process.getuid?.() !== 0) return 'not running as root'
-  for (const bin of ['/usr/bin/unshare', '/usr/sbin/iptables-restore', '/usr/sbin/ip6tables-restore', '/usr/bin/nsenter', '/usr/sbin/ip']) {
+  for (const bin of ['/usr/bin/unshare', '/usr/sbin/iptables-restore', '/usr/sbin/ip6tables-restore', '/usr/sbin/iptables-legacy-restore', '/usr/bin/nsenter', '/usr/sbin/ip']) {
     try {
       accessSync(bin, constants.X_OK)
     } catch {
@@ -65,9 +68,10 @@ export function kernelUnavailable(): string | null {
 }
 
 /** Runs the cases in one fresh pair of namespaces and returns one result per connection. */
-export function runKernel(cases: ProbeCase[], listen: number[], timeoutSeconds = 0.25): KernelResult[][] {
-  const input = JSON.stringify({ cases, listen, timeout: timeoutSeconds })
-  if (process.env.MESH_TRACE_KERNEL_DUMP) writeFileSync(process.env.MESH_TRACE_KERNEL_DUMP, input)
+export function runKernel(cases: ProbeCase[], listen: number[], timeoutSeconds = 0.25, backend: 'nft' | 'legacy' = 'nft'): KernelResult[][] {
+  const transparent = [...new Set(cases.flatMap((k) => [...`${k.rules4 ?? ''}\n${k.rules6 ?? ''}`.matchAll(/--on-port (\d+)/g)].map((m) => Number(m[1]))))]
+  const input = JSON.stringify({ cases, listen, transparent, timeout: timeoutSeconds, backend })
+  if (process.env.MESH_TRACE_KERNEL_DUMP) writeFileSync(`${process.env.MESH_TRACE_KERNEL_DUMP}.${dumps++}`, input)
   const p = spawnSync('unshare', ['-n', 'python3', PROBE], { input, maxBuffer: 256 * 1024 * 1024, env: { ...process.env, PATH: `/usr/sbin:/sbin:${process.env.PATH ?? ''}` } })
   if (p.status !== 0) throw new Error(`netns-probe.py failed: ${p.stderr.toString()}`)
   return (JSON.parse(p.stdout.toString()) as { results: KernelResult[][] }).results
@@ -77,13 +81,14 @@ export function runKernel(cases: ProbeCase[], listen: number[], timeoutSeconds =
 export function toConnection(c: ProbeConn): Connection {
   return {
     direction: c.direction,
-    protocol: 'tcp',
+    protocol: c.protocol ?? 'tcp',
     srcIp: c.src,
     srcPort: c.sport,
     dstIp: c.dst,
     dstPort: c.dport,
     ...(c.direction === 'outbound' ? { uid: c.uid, gid: c.gid } : {}),
-    podIps: [NET.pod4, NET.pod6],
+    // The addresses local to the pod namespace: its IPs and ::6, which Istio (and the probe) put on lo for IPv6.
+    podIps: [NET.pod4, NET.pod6, '::6'],
   }
 }
 
@@ -91,7 +96,7 @@ export function toConnection(c: ProbeConn): Connection {
 export type Landing = string
 
 function isLocal(ip: string): boolean {
-  return ip === NET.pod4 || ip === NET.pod6 || ip.startsWith('127.') || ip === '::1'
+  return ip === NET.pod4 || ip === NET.pod6 || ip.startsWith('127.') || ip === '::1' || ip === '::6'
 }
 
 /** Where the simulator says the connection lands; null when it cannot tell (unresolved). */
@@ -114,7 +119,7 @@ export function simulatedLanding(t: IptablesTrace, c: ProbeConn): Landing | null
 export function kernelLanding(r: KernelResult): Landing {
   if (r.kind === 'local') return `local listener ${r.listener} at ${r.local![0]}`
   if (r.kind === 'remote') return `remote ${r.origDst![0]}:${r.origDst![1]}`
-  if (r.kind === 'timeout' || r.kind === 'refused' || r.kind === 'unreachable') return 'blocked'
+  if (r.kind === 'timeout' || r.kind === 'refused' || r.kind === 'reset' || r.kind === 'unreachable') return 'blocked'
   return `error ${r.message ?? ''}`
 }
 
@@ -131,7 +136,7 @@ export function portsToListen(cases: ProbeCase[]): number[] {
   const ports = new Set<number>([15001, 15006, 15008, 15053, 15090, 15020, 15021])
   for (const k of cases) {
     for (const c of k.conns) ports.add(c.dport)
-    for (const text of [k.rules4 ?? '', k.rules6 ?? '']) for (const m of text.matchAll(/--(?:to-ports|to-port|on-port) (\d+)|--to-destination \S*?:(\d+)/g)) ports.add(Number(m[1] ?? m[2]))
+    for (const text of [k.rules4 ?? '', k.rules6 ?? '']) for (const m of text.matchAll(/--(?:to-ports|to-port|on-port) (\d+)|--to-destination (?:\[[^\]]+\]|[^\s:[]+)?:(\d+)/g)) ports.add(Number(m[1] ?? m[2]))
   }
   return [...ports].sort((a, b) => a - b)
 }

@@ -38,7 +38,9 @@ function ruleArb(chain: string, side: Side, targets: string[], jumps: string[]):
   const targetArb = jumps.length > 0
     ? fc.oneof({ arbitrary: fc.constantFrom(...targets), weight: 3 }, { arbitrary: fc.tuple(fc.constantFrom('-j', '-g'), fc.constantFrom(...jumps)).map(([k, c]) => `${k}:${c}`), weight: 2 })
     : fc.constantFrom(...targets)
-  return fc.tuple(fc.uniqueArray(fc.constantFrom(...matchPool(side)), { maxLength: 3 }), targetArb).map(([ms, target]) => {
+  // iptables allows each of -s, -d, -i, -o, -p once per rule ("multiple -d flags not allowed").
+  const flag = (m: string) => /^(?:!\s)?(-[sdiop])\s/.exec(m)?.[1] ?? /^tcp:(?:!\s)?(--[sd]port)/.exec(m)?.[1] ?? m
+  return fc.tuple(fc.uniqueArray(fc.constantFrom(...matchPool(side)), { maxLength: 3, selector: flag }), targetArb).map(([ms, target]) => {
     const needsTcp = ms.some((m) => m.startsWith('tcp:')) || target.startsWith('tcp:')
     let matches = ms.map((m) => m.replace(/^tcp:/, ''))
     if (needsTcp) matches = ['-p tcp', ...matches.filter((m) => !/-p (tcp|udp)$/.test(m) && m !== '! -p udp')]
@@ -102,3 +104,41 @@ export const connArb: fc.Arbitrary<Omit<ProbeConn, 'sport'>> = fc.oneof(
   { weight: 2, arbitrary: fc.record({ dst: fc.constantFrom(...LOCAL_DSTS), src: fc.constantFrom(NET.pod4, '127.0.0.6'), dport: fc.constantFrom(...PORTS), uid: fc.constantFrom(...IDS), gid: fc.constantFrom(...IDS) }).map((c) => ({ family: 4 as const, direction: 'outbound' as const, ...c })) },
   { weight: 2, arbitrary: fc.constantFrom(...PORTS).map((dport) => ({ family: 4 as const, direction: 'inbound' as const, src: NET.peer4, dst: NET.pod4, dport, uid: 0, gid: 0 })) },
 )
+
+/** How the IPv4 vocabulary maps onto IPv6 (TEST-NET blocks become 2001:db8::/32 subnets, 127/8 becomes ::1 and ::6). */
+const V6_MAP: Array<[RegExp, string]> = [
+  [/--to-destination 10\.244\.2\.5:(\d+)/g, '--to-destination [fd00::5]:$1'],
+  [/--to-destination 127\.0\.0\.1:(\d+)/g, '--to-destination [::1]:$1'],
+  [/--to-destination 198\.51\.100\.7:(\d+)/g, '--to-destination [2001:db8:ffff::7]:$1'],
+  [/--on-ip 0\.0\.0\.0/g, '--on-ip ::'],
+  [/10\.244\.2\.5\/32/g, 'fd00::5/128'],
+  [/10\.0\.0\.0\/8/g, 'fd00::/8'],
+  [/203\.0\.113\.0\/24/g, '2001:db8:203::/64'],
+  [/198\.51\.100\.7\/32/g, '2001:db8:ffff::7/128'],
+  [/198\.51\.100\.0\/24/g, '2001:db8:ffff::/64'],
+  [/192\.0\.2\.0\/25/g, '2001:db8:192::/65'],
+  [/127\.0\.0\.1\/32/g, '::1/128'],
+  [/127\.0\.0\.6\/32/g, '::6/128'],
+  [/127\.0\.0\.0\/8/g, '::1/128'],
+]
+
+const V6_ADDR: Record<string, string> = {
+  '10.244.2.5': NET.pod6,
+  '10.244.2.1': NET.gw6,
+  '198.51.100.10': NET.peer6,
+  '203.0.113.9': '2001:db8:203::9',
+  '198.51.100.7': '2001:db8:ffff::7',
+  '192.0.2.1': '2001:db8:192::1',
+  '127.0.0.1': '::1',
+  '127.0.0.6': '::6',
+}
+
+/** The same rule set for ip6tables. */
+export function rulesToV6(text: string): string {
+  return V6_MAP.reduce((t, [re, to]) => t.replace(re, to), text)
+}
+
+/** The same connection over IPv6. */
+export function connToV6<C extends { family: 4 | 6; src: string; dst: string }>(c: C): C {
+  return { ...c, family: 6, src: V6_ADDR[c.src] ?? c.src, dst: V6_ADDR[c.dst] ?? c.dst }
+}
