@@ -9,7 +9,7 @@ export const IPTABLES_FINDINGS = {
   'captured-before-proxy-ready': {
     level: 'info',
     template:
-      'Traffic from uid {uid} is captured to port {port} from the moment istio-init ran: a process (such as another init container) that connects before Envoy is ready fails. Run it as uid {proxyUid}, exclude the destination, or set holdApplicationUntilProxyStarts.',
+      'uid {uid} is the init container {container}, and its traffic is captured to port {port} ({when}) while Envoy is not running yet, so its connections fail. Run it as uid {proxyUid}, or exclude its destination (traffic.sidecar.istio.io/excludeOutboundIPRanges or excludeOutboundPorts).',
   },
   'dns-captured': {
     level: 'info',
@@ -53,7 +53,7 @@ export const IPTABLES_FINDINGS = {
   },
   'rules-partial': {
     level: 'warning',
-    template: 'The rules may be incomplete: {note}',
+    template: '{note} Connections the missing rules would have captured go out uncaptured; read the istio-init log and check the pod\'s traffic.sidecar.istio.io/* annotations.',
   },
   'tproxy-routing': {
     level: 'info',

@@ -55,6 +55,10 @@ export interface TraceIptablesContext {
   proxyUid?: number
   /** Where the rules came from: `init-log`, `cni` (rebuilt from annotations), `exec`, `file`. */
   origin?: string
+  /** runAsUser of the pod's init containers other than istio-init (they run before Envoy is ready), by container. */
+  initContainerUids?: Record<string, number>
+  /** The pod runs istio-cni's `istio-validation` init container instead of istio-init. */
+  cniPod?: boolean
 }
 
 type Pass = { table: string; hook: string; phase: 'local-out' | 'arrive' | 'lo-reentry' }
@@ -453,8 +457,11 @@ export function traceIptables(rules: { v4?: Ruleset; v6?: Ruleset }, conn: Conne
       if (conn.dstPort === 53 && redirectPort === 15053) {
         natStep.findings.push(F('dns-captured', { destination: addrPort(dst.text, 53, family), port: redirectPort, meaning: portMeaning(mesh, redirectPort, conn.direction) }))
       }
-      if (conn.direction === 'outbound' && conn.uid !== undefined && proxyUid !== null && conn.uid !== proxyUid && redirectPort !== 15053) {
-        natStep.findings.push(F('captured-before-proxy-ready', { uid: conn.uid, port: redirectPort, proxyUid }))
+      // Only init containers connect before Envoy is up (istio#23802): name the one whose uid sent this.
+      const initContainer = Object.entries(ctx?.initContainerUids ?? {}).find(([, uid]) => uid === conn.uid)?.[0]
+      if (conn.direction === 'outbound' && initContainer !== undefined && proxyUid !== null && conn.uid !== proxyUid && redirectPort !== 15053) {
+        const when = ctx?.origin === 'cni' || ctx?.cniPod === true ? 'istio-cni wrote the rules when the pod sandbox was created, before any init container ran' : 'istio-init ran before it'
+        natStep.findings.push(F('captured-before-proxy-ready', { uid: conn.uid as number, container: initContainer, when, port: redirectPort, proxyUid }))
       }
     }
     if (natStep && intercepted === false && !dropped) {

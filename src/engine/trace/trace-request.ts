@@ -120,9 +120,16 @@ export function traceRequest(ctx: TraceContext, request: Request): Trace {
     if (uid !== undefined) conn.uid = uid
     if (gid !== undefined) conn.gid = gid
     const proxyUser = snapshot.pod?.containerUsers?.['istio-proxy']
+    const initContainerUids = Object.fromEntries(
+      (pod?.initContainers ?? [])
+        .filter((c) => c !== 'istio-init' && c !== 'istio-proxy' && c !== 'istio-validation')
+        .flatMap((c) => (pod?.containerUsers?.[c]?.runAsUser !== undefined ? [[c, pod.containerUsers[c].runAsUser as number]] : [])),
+    )
     const ipt = traceIptables(ctx.rules ?? {}, conn, {
       runAsUser: proxyUser?.runAsUser,
       origin: snapshot.iptables?.origin,
+      initContainerUids,
+      cniPod: (pod?.initContainers ?? []).includes('istio-validation') && !(pod?.initContainers ?? []).includes('istio-init'),
     })
     steps.push(...ipt.steps)
     result.intercepted = ipt.intercepted

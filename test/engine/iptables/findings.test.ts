@@ -34,7 +34,7 @@ const NFT = 'table inet istio-proxy-nat {\n\tchain output {\n\t\ttype nat hook o
 describe('findings: each catalog entry has a trigger', () => {
   const rows: Array<[string, string, Connection, TraceIptablesContext, string]> = [
     ['ambient-mode', AMBIENT, app(), {}, 'ambient-mode'],
-    ['captured-before-proxy-ready', ISTIO_122_SAVE, app(), {}, 'captured-before-proxy-ready'],
+    ['captured-before-proxy-ready', ISTIO_122_SAVE, app(), { initContainerUids: { 'db-migrate': 1000 } }, 'captured-before-proxy-ready'],
     ['dns-captured', ISTIO_122_SAVE, app({ protocol: 'udp', dstIp: '10.96.0.10', dstPort: 53 }), {}, 'dns-captured'],
     ['exclude-shadowed', SHADOWED, app(), {}, 'exclude-shadowed'],
     ['legacy-tables-hidden', `# Warning: iptables-legacy tables present, use iptables-legacy-save to see them\n${ISTIO_122_SAVE}`, app(), {}, 'legacy-tables-hidden'],
