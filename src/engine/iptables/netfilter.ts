@@ -554,7 +554,7 @@ function describeTarget(hitTarget: NonNullable<Rule['target']>, mesh: Mesh, dire
 
 function evidenceOf(hit: RuleHit): Evidence[] {
   const pathEv = hit.path.flatMap((p) => p.evidence.map((e) => ({ ...e, field: `${ruleName(p.rule)} ${e.field}` })))
-  return [...pathEv, ...hit.evidence]
+  return [...pathEv, ...hit.evidence.map((e) => ({ ...e, field: `${ruleName(hit.rule)} ${e.field}` }))]
 }
 
 function rejectedOf(rs: Ruleset, walk: WalkResult, hit: RuleHit | undefined): Alternative[] {

@@ -211,7 +211,7 @@ describe('traceIptables: explanation of the Istio 1.22 layout', () => {
       ['ISTIO_OUTPUT #10', 'destination-mismatch'],
     ])
     expect(nat.rejected[3].evidence).toEqual([{ field: 'uid', expected: '1337', actual: '1000' }])
-    expect(nat.evidence.map((e) => e.field)).toEqual(['OUTPUT #1 protocol', 'protocol'])
+    expect(nat.evidence.map((e) => e.field)).toEqual(['OUTPUT #1 protocol', 'ISTIO_REDIRECT #1 protocol'])
     expect(nat.summary).toBe('nat OUTPUT: ISTIO_OUTPUT #11 jumps to ISTIO_REDIRECT, which REDIRECTs to 15001 (Envoy outbound capture (virtualOutbound))')
   })
 
@@ -221,7 +221,7 @@ describe('traceIptables: explanation of the Istio 1.22 layout', () => {
     const nat = t.steps.find((s) => s.decision.table === 'nat')!
     expect(nat.outcome).toBe('passed')
     expect(nat.chosen?.name).toBe('ISTIO_OUTPUT #4')
-    expect(nat.evidence).toContainEqual({ field: 'uid', expected: '1337', actual: '1337' })
+    expect(nat.evidence).toContainEqual({ field: 'ISTIO_OUTPUT #4 uid', expected: '1337', actual: '1337' })
     expect(nat.rejected.map((r) => r.reason)).toEqual(['source-mismatch', 'out-interface-mismatch', 'out-interface-mismatch', 'protocol-mismatch', 'protocol-mismatch', 'destination-mismatch'])
     expect(nat.findings.map((f) => f.code)).toContain('not-intercepted')
   })
