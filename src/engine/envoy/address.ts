@@ -11,20 +11,45 @@ export function stripBrackets(value: string): string {
   return value.startsWith('[') && value.endsWith(']') ? value.slice(1, -1) : value
 }
 
+/** What one address text parses to; memoised, because every trace asks about the same few hundred addresses. */
+interface IpFacts {
+  /** Canonical text (see canonicalIp). */
+  canonical: string
+  family: 'ipv4' | 'ipv6' | null
+  unspecified: boolean
+}
+
+const IP_FACTS = new Map<string, IpFacts>()
+/** Bound on the memo, so that a long session over many snapshots cannot grow it without limit. */
+const IP_FACTS_MAX = 100_000
+
+function ipFacts(value: string): IpFacts {
+  const hit = IP_FACTS.get(value)
+  if (hit) return hit
+  const raw = stripBrackets(value)
+  let facts: IpFacts
+  if (!ipaddr.isValid(raw)) facts = { canonical: raw.toLowerCase(), family: null, unspecified: false }
+  else {
+    const parsed = ipaddr.parse(raw)
+    const unspecified = parsed.range() === 'unspecified'
+    if (parsed.kind() === 'ipv6') {
+      const v6 = parsed as ipaddr.IPv6
+      facts = v6.isIPv4MappedAddress()
+        ? { canonical: v6.toIPv4Address().toString(), family: 'ipv4', unspecified }
+        : { canonical: v6.toRFC5952String(), family: 'ipv6', unspecified }
+    } else facts = { canonical: parsed.toString(), family: 'ipv4', unspecified }
+  }
+  if (IP_FACTS.size >= IP_FACTS_MAX) IP_FACTS.clear()
+  IP_FACTS.set(value, facts)
+  return facts
+}
+
 /**
  * The canonical text of an IP (IPv4 dotted, IPv6 RFC 5952; IPv4-mapped IPv6 becomes IPv4, as Envoy
  * indexes both forms); non-IP input is returned lower-cased.
  */
 export function canonicalIp(value: string): string {
-  const raw = stripBrackets(value)
-  if (!ipaddr.isValid(raw)) return raw.toLowerCase()
-  const parsed = ipaddr.parse(raw)
-  if (parsed.kind() === 'ipv6') {
-    const v6 = parsed as ipaddr.IPv6
-    if (v6.isIPv4MappedAddress()) return v6.toIPv4Address().toString()
-    return v6.toRFC5952String()
-  }
-  return parsed.toString()
+  return ipFacts(value).canonical
 }
 
 /** `ip:port` with IPv6 in brackets, as Envoy prints addresses. */
@@ -35,17 +60,12 @@ export function formatAddress(ip: string, port: number): string {
 
 /** The family of an IP literal, or null when it is not one. */
 export function ipFamily(value: string): 'ipv4' | 'ipv6' | null {
-  const raw = stripBrackets(value)
-  if (!ipaddr.isValid(raw)) return null
-  const parsed = ipaddr.parse(raw)
-  if (parsed.kind() === 'ipv6' && (parsed as ipaddr.IPv6).isIPv4MappedAddress()) return 'ipv4'
-  return parsed.kind()
+  return ipFacts(value).family
 }
 
 /** Whether `ip` is the unspecified address of its family (`0.0.0.0` or `::`). */
 export function isUnspecified(ip: string): boolean {
-  const raw = stripBrackets(ip)
-  return ipaddr.isValid(raw) && ipaddr.parse(raw).range() === 'unspecified'
+  return ipFacts(ip).unspecified
 }
 
 /** Whether `ip` is a loopback address. */

@@ -121,44 +121,80 @@ const VERBATIM_SUBTREES = new Set(['filter_metadata', 'typed_filter_metadata'])
 const VERBATIM_KEYS = new Set(['typed_per_filter_config', 'per_filter_config', 'typed_extension_protocol_options'])
 
 function escapePointer(token: string): string {
+  if (!token.includes('~') && !token.includes('/')) return token
   return token.replace(/~/g, '~0').replace(/\//g, '~1')
 }
 
 function snakeCase(key: string): string {
-  if (!/^[a-z][A-Za-z0-9]*$/.test(key) || !/[A-Z]/.test(key)) return key
+  if (!/[A-Z]/.test(key) || !/^[a-z][A-Za-z0-9]*$/.test(key)) return key
   return key.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`)
 }
 
+// A Map, not a WeakMap: it lives only while a document is loaded, and a WeakMap with many entries costs the
+// garbage collector far more (ephemeron processing) on large dumps.
 /** Normalised objects → their pointer into the original document. */
-type PointerMap = WeakMap<object, string>
+type PointerMap = Map<object, string>
 
-function normalize(value: unknown, pointer: string, ptrs: PointerMap, mode: 'convert' | 'verbatim' | 'keys'): Json {
-  if (Array.isArray(value)) {
-    const out = value.map((v, i) => normalize(v, `${pointer}/${i}`, ptrs, mode === 'keys' ? 'convert' : mode))
-    ptrs.set(out, pointer)
-    return out
-  }
-  if (typeof value === 'object' && value !== null) {
-    const out: JsonObject = {}
-    for (const [key, v] of Object.entries(value as Record<string, unknown>)) {
-      const childPtr = `${pointer}/${escapePointer(key)}`
-      if (mode === 'verbatim') {
-        out[key] = normalize(v, childPtr, ptrs, 'verbatim')
-        continue
-      }
-      if (mode === 'keys') {
-        out[key] = normalize(v, childPtr, ptrs, 'convert')
-        continue
-      }
-      const name = snakeCase(key)
-      const childMode = VERBATIM_SUBTREES.has(name) ? 'verbatim' : VERBATIM_KEYS.has(name) ? 'keys' : 'convert'
-      out[name] = normalize(v, childPtr, ptrs, childMode)
-    }
-    ptrs.set(out, pointer)
-    return out
-  }
+function isContainer(value: unknown): value is object {
+  return typeof value === 'object' && value !== null
+}
+
+function normalizeLeaf(value: unknown): Json {
   if (typeof value === 'string' || typeof value === 'number' || typeof value === 'boolean' || value === null) return value
   return null
+}
+
+/**
+ * The keys whose object values model objects point back to (evidence); with array elements and the root, these are
+ * the only objects whose pointers are recorded: a pointer for every JSON object would cost more than the parse.
+ */
+const POINTED_KEYS = new Set(['listener', 'cluster', 'route_config', 'endpoint_config', 'load_assignment', 'bootstrap', 'default_filter_chain'])
+
+/**
+ * A subtree whose keys are already snake_case and whose values are plain JSON is returned as it is (it is never
+ * changed afterwards), so a v3 dump costs a walk, not a copy; only subtrees with camelCase keys are rebuilt.
+ * `pointed`: whether this object's pointer is recorded (see POINTED_KEYS).
+ */
+function normalize(value: unknown, pointer: string, ptrs: PointerMap, mode: 'convert' | 'verbatim' | 'keys', pointed = true): Json {
+  if (Array.isArray(value)) {
+    const childMode = mode === 'keys' ? 'convert' : mode
+    let out: Json[] | null = null
+    for (let i = 0; i < value.length; i++) {
+      const v: unknown = value[i]
+      const n = isContainer(v) ? normalize(v, `${pointer}/${i}`, ptrs, childMode, true) : normalizeLeaf(v)
+      if (out === null && n !== v) out = value.slice(0, i) as Json[]
+      if (out !== null) out.push(n)
+    }
+    const result = out ?? (value as Json[])
+    if (pointed && !ptrs.has(result)) ptrs.set(result, pointer)
+    return result
+  }
+  if (isContainer(value)) {
+    const input = value as Record<string, unknown>
+    const keys = Object.keys(input)
+    let out: JsonObject | null = null
+    for (let k = 0; k < keys.length; k++) {
+      const key = keys[k]
+      const v = input[key]
+      let name = key
+      let childMode: 'convert' | 'verbatim' | 'keys' = 'convert'
+      if (mode === 'verbatim') childMode = 'verbatim'
+      else if (mode === 'convert') {
+        name = snakeCase(key)
+        childMode = VERBATIM_SUBTREES.has(name) ? 'verbatim' : VERBATIM_KEYS.has(name) ? 'keys' : 'convert'
+      }
+      const n = isContainer(v) ? normalize(v, `${pointer}/${escapePointer(key)}`, ptrs, childMode, POINTED_KEYS.has(name)) : normalizeLeaf(v)
+      if (out === null && (n !== v || name !== key)) {
+        out = {}
+        for (let j = 0; j < k; j++) out[keys[j]] = input[keys[j]] as Json
+      }
+      if (out !== null) out[name] = n
+    }
+    const result = out ?? (input as JsonObject)
+    if (pointed && !ptrs.has(result)) ptrs.set(result, pointer)
+    return result
+  }
+  return normalizeLeaf(value)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -427,7 +463,7 @@ function parseRouteConfiguration(ctx: Ctx, rc: JsonObject, inline: boolean): Rou
 /** Parses a bare RouteConfiguration value (e.g. a router check tool config) into the model type. */
 export function loadRouteConfiguration(value: unknown, file = 'route_config'): RouteConfiguration {
   if (!isObject(value as Json)) throw new EnvoyConfigError(file, '', 'not-a-route-configuration', 'expected a RouteConfiguration object')
-  const ctx: Ctx = { file, ptrs: new WeakMap() }
+  const ctx: Ctx = { file, ptrs: new Map() }
   const norm = normalize(value, '', ctx.ptrs, 'convert') as JsonObject
   return parseRouteConfiguration(ctx, norm, false)
 }
@@ -757,7 +793,7 @@ export function loadEnvoyConfig(input: { configDump?: unknown; clusters?: unknow
     present: { listeners: false, routes: false, clusters: false, endpoints: false, clusterStatuses: false, stats: false, scopedRoutes: false },
   }
   if (input.configDump !== undefined && input.configDump !== null) {
-    const ctx: Ctx = { file: 'config_dump', ptrs: new WeakMap() }
+    const ctx: Ctx = { file: 'config_dump', ptrs: new Map() }
     const doc = normalize(input.configDump, '', ctx.ptrs, 'convert')
     collectDocument(ctx, doc, out, '')
   }
@@ -792,7 +828,7 @@ export function loadEnvoyConfig(input: { configDump?: unknown; clusters?: unknow
 
 /** Normalises any JSON value (camelCase → snake_case) and returns it with its pointer map. */
 export function normalizeJson(value: unknown): { json: Json; pointerOf: (o: object) => string | undefined } {
-  const ptrs: PointerMap = new WeakMap()
+  const ptrs: PointerMap = new Map()
   const json = normalize(value, '', ptrs, 'convert')
   return { json, pointerOf: (o) => ptrs.get(o) }
 }
@@ -806,6 +842,8 @@ export interface EnvoyIndex {
   listenersByAddress: Map<string, Listener[]>
   /** Listeners by name (all states). */
   listenersByName: Map<string, Listener[]>
+  /** Listeners by port of any of their addresses (all states), in config order. */
+  listenersByPort: Map<number, Listener[]>
   /** RDS route configurations by name. */
   routeConfigsByName: Map<string, RouteConfiguration>
   /** Clusters by name (active/static preferred over warming). */
@@ -829,10 +867,17 @@ export function envoyIndex(model: EnvoyModel): EnvoyIndex {
   if (cached) return cached
   const listenersByAddress = new Map<string, Listener[]>()
   const listenersByName = new Map<string, Listener[]>()
+  const listenersByPort = new Map<number, Listener[]>()
   for (const l of model.listeners) {
     const byName = listenersByName.get(l.name) ?? []
     byName.push(l)
     listenersByName.set(l.name, byName)
+    for (const port of new Set([l.address?.port, ...l.additionalAddresses.map((a) => a.port)])) {
+      if (port === undefined) continue
+      const byPort = listenersByPort.get(port) ?? []
+      byPort.push(l)
+      listenersByPort.set(port, byPort)
+    }
     if (l.state !== 'static' && l.state !== 'active') continue
     for (const a of [l.address, ...l.additionalAddresses]) {
       if (!a) continue
@@ -853,7 +898,7 @@ export function envoyIndex(model: EnvoyModel): EnvoyIndex {
   for (const la of model.loadAssignments) loadAssignmentsByCluster.set(la.clusterName, la)
   const clusterStatusesByName = new Map<string, ClusterStatus>()
   for (const cs of model.clusterStatuses) clusterStatusesByName.set(cs.name, cs)
-  const index: EnvoyIndex = { listenersByAddress, listenersByName, routeConfigsByName, clustersByName, loadAssignmentsByCluster, clusterStatusesByName }
+  const index: EnvoyIndex = { listenersByAddress, listenersByName, listenersByPort, routeConfigsByName, clustersByName, loadAssignmentsByCluster, clusterStatusesByName }
   INDEXES.set(model, index)
   return index
 }

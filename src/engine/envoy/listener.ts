@@ -42,7 +42,7 @@ export function hasOriginalDst(l: Listener): boolean {
 
 /** Listeners on a port in any state, for explaining why they lost. */
 function listenersOnPort(model: EnvoyModel, port: number): Listener[] {
-  return model.listeners.filter((l) => l.address?.port === port || l.additionalAddresses.some((a) => a.port === port))
+  return envoyIndex(model).listenersByPort.get(port) ?? []
 }
 
 function wildcardFor(ip: string): string {
@@ -94,6 +94,16 @@ export interface ListenerInput {
 
 /** The capture listener Istio uses for a direction when no iptables rules say where traffic went. */
 export function captureListener(model: EnvoyModel, direction: 'outbound' | 'inbound'): Listener | null {
+  const cached = CAPTURE_LISTENERS.get(model)?.[direction]
+  if (cached !== undefined) return cached
+  const found = findCaptureListener(model, direction)
+  CAPTURE_LISTENERS.set(model, { ...CAPTURE_LISTENERS.get(model), [direction]: found })
+  return found
+}
+
+const CAPTURE_LISTENERS = new WeakMap<EnvoyModel, { outbound?: Listener | null; inbound?: Listener | null }>()
+
+function findCaptureListener(model: EnvoyModel, direction: 'outbound' | 'inbound'): Listener | null {
   const serving = model.listeners.filter(isServing)
   if (direction === 'inbound') {
     const vi = serving.find((l) => l.name === 'virtualInbound') ?? serving.find((l) => l.address?.port === 15006 && l.bindToPort)

@@ -58,64 +58,91 @@ function levenshtein(a: string, b: string): number {
   return dp[b.length]
 }
 
-function closeness(key: string, domain: string): number {
-  const base = (s: string): string => stripPort(s).split('.')[0]
+/** The label a near miss must share: the first DNS label, or the whole address for an IP literal. */
+function baseLabel(s: string): string {
+  const host = stripPort(s)
+  if (host.startsWith('[') || host.includes(':') || /^\d+(\.\d+){3}$/.test(host)) return host
+  return host.split('.')[0]
+}
+
+function closeness(key: string, keyBase: string, domain: string): number {
   if (domain === '*') return Infinity
-  if (base(key) === base(domain)) return Math.min(1, levenshtein(key, domain))
+  if (keyBase === baseLabel(domain)) return Math.min(1, levenshtein(key, domain))
   // Far longer or shorter domains are never near misses; skip the quadratic distance (large meshes).
   if (Math.abs(key.length - domain.length) > Math.max(2, Math.floor(key.length * 0.3))) return Infinity
   return levenshtein(key, domain)
 }
 
-/** Selects the virtual host for a request's Host header. */
+/** At most this many near-miss virtual hosts are reported (the closest); the rest are counted. */
+export const MAX_NEAR_MISSES = 10
+
+/** Per route configuration lookup tables, built once (Envoy builds the same maps when it loads the config). */
+interface DomainIndex {
+  exact: Map<string, VirtualHost>
+  suffixWildcards: Array<{ domain: string; suffix: string; vh: VirtualHost }>
+  prefixWildcards: Array<{ domain: string; prefix: string; vh: VirtualHost }>
+  defaultVh: VirtualHost | null
+}
+
+const DOMAIN_INDEXES = new WeakMap<RouteConfiguration, DomainIndex>()
+
+function domainIndex(rc: RouteConfiguration): DomainIndex {
+  const cached = DOMAIN_INDEXES.get(rc)
+  if (cached) return cached
+  const index: DomainIndex = { exact: new Map(), suffixWildcards: [], prefixWildcards: [], defaultVh: null }
+  for (const vh of rc.virtualHosts) {
+    for (const d of vh.domains) {
+      if (d === '*') {
+        index.defaultVh ??= vh
+        continue
+      }
+      // The first virtual host in config order wins a duplicated domain.
+      if (!index.exact.has(d)) index.exact.set(d, vh)
+      if (d.startsWith('*')) index.suffixWildcards.push({ domain: d, suffix: d.slice(1), vh })
+      else if (d.endsWith('*')) index.prefixWildcards.push({ domain: d, prefix: d.slice(0, -1), vh })
+    }
+  }
+  DOMAIN_INDEXES.set(rc, index)
+  return index
+}
+
+/**
+ * Selects the virtual host for a request's Host header. An exact domain is a map lookup, as in Envoy, so it has
+ * no near misses; when the Host falls to a wildcard, the default or nothing, the closest domains are named.
+ */
 export function selectVirtualHost(rc: RouteConfiguration, headers: Record<string, string>): VirtualHostSelection {
-  const defaultVh = rc.virtualHosts.find((v) => v.domains.includes('*')) ?? null
-  const others = rc.virtualHosts.filter((v) => v !== defaultVh)
+  const index = domainIndex(rc)
+  const defaultVh = index.defaultVh
+  const othersCount = rc.virtualHosts.length - (defaultVh ? 1 : 0)
   // Fast path: only a default vhost means every request (even without Host) gets it.
-  if (others.length === 0 && defaultVh) return { chosen: defaultVh, domain: '*', how: 'only_default', key: null, rejected: [], otherCount: 0, closest: [] }
+  if (othersCount === 0 && defaultVh) return { chosen: defaultVh, domain: '*', how: 'only_default', key: null, rejected: [], otherCount: 0, closest: [] }
   const header = rc.vhostHeader ?? 'host'
   const raw = headers[header] ?? (header === 'host' ? headers[':authority'] : undefined)
   if (raw === undefined) return { chosen: null, domain: null, how: null, key: null, rejected: [], otherCount: rc.virtualHosts.length, closest: [] }
   const key = (rc.ignorePortInHostMatching ? stripPort(raw) : raw).toLowerCase()
+  const exact = index.exact.get(key)
+  if (exact) return { chosen: exact, domain: key, how: 'exact', key, rejected: [], otherCount: rc.virtualHosts.length - 1 - (defaultVh && defaultVh !== exact ? 1 : 0), closest: [] }
   let chosen: VirtualHost | null = null
   let domain: string | null = null
   let how: DomainMatchKind | null = null
-  for (const vh of rc.virtualHosts) {
-    if (vh.domains.includes(key)) {
-      chosen = vh
-      domain = key
-      how = 'exact'
-      break
+  // Longest wildcard first; the wildcard must match at least one character.
+  let best = -1
+  for (const w of index.suffixWildcards) {
+    if (w.suffix.length < key.length && key.endsWith(w.suffix) && w.suffix.length > best) {
+      best = w.suffix.length
+      chosen = w.vh
+      domain = w.domain
+      how = 'suffix_wildcard'
     }
   }
   if (!chosen) {
-    // Longest wildcard first; the wildcard must match at least one character.
-    let best = -1
-    for (const vh of rc.virtualHosts) {
-      for (const d of vh.domains) {
-        if (!d.startsWith('*') || d === '*') continue
-        const suffix = d.slice(1)
-        if (suffix.length < key.length && key.endsWith(suffix) && suffix.length > best) {
-          best = suffix.length
-          chosen = vh
-          domain = d
-          how = 'suffix_wildcard'
-        }
-      }
-    }
-  }
-  if (!chosen) {
-    let best = -1
-    for (const vh of rc.virtualHosts) {
-      for (const d of vh.domains) {
-        if (!d.endsWith('*') || d === '*') continue
-        const prefix = d.slice(0, -1)
-        if (prefix.length < key.length && key.startsWith(prefix) && prefix.length > best) {
-          best = prefix.length
-          chosen = vh
-          domain = d
-          how = 'prefix_wildcard'
-        }
+    best = -1
+    for (const w of index.prefixWildcards) {
+      if (w.prefix.length < key.length && key.startsWith(w.prefix) && w.prefix.length > best) {
+        best = w.prefix.length
+        chosen = w.vh
+        domain = w.domain
+        how = 'prefix_wildcard'
       }
     }
   }
@@ -124,15 +151,20 @@ export function selectVirtualHost(rc: RouteConfiguration, headers: Record<string
     domain = '*'
     how = 'default'
   }
-  // Near misses: vhosts with a domain close to the key.
+  // Near misses: vhosts with a domain close to the key; the closest few, shown in config order.
+  const keyBase = baseLabel(key)
   const scored = rc.virtualHosts
     .filter((v) => v !== chosen && v !== defaultVh)
-    .map((vh) => {
-      const ranked = vh.domains.map((d) => ({ d, s: closeness(key, d) })).sort((x, y) => x.s - y.s)
-      return { vh, best: ranked[0] }
+    .map((vh, order) => {
+      const ranked = vh.domains.map((d) => ({ d, s: closeness(key, keyBase, d) })).sort((x, y) => x.s - y.s)
+      return { vh, best: ranked[0], order }
     })
   const threshold = Math.max(2, Math.floor(key.length * 0.3))
-  const near = scored.filter((x) => x.best && x.best.s <= threshold)
+  const near = scored
+    .filter((x) => x.best && x.best.s <= threshold)
+    .sort((a, b) => a.best.s - b.best.s || a.order - b.order)
+    .slice(0, MAX_NEAR_MISSES)
+    .sort((a, b) => a.order - b.order)
   const rejected: Alternative[] = near.map((x) => ({
     candidate: virtualHostRef(x.vh),
     reason: 'domain-mismatch',

@@ -33,9 +33,12 @@ function rewriteEmbeddedIpv4(text: string): string {
   return `${m[1]}${((o[0] << 8) | o[1]).toString(16)}:${((o[2] << 8) | o[3]).toString(16)}`
 }
 
-/** Parses one IPv4 or IPv6 address (no mask, no zone); throws an Error for anything else. */
-export function parseIpAddress(text: string): IpAddress {
-  const t = text.trim()
+/** Parsed addresses by text (null: not an address); every trace parses the same few, so they are parsed once. */
+const PARSED = new Map<string, IpAddress | null>()
+/** Bound on the memo, so that a long session over many inputs cannot grow it without limit. */
+const PARSED_MAX = 100_000
+
+function parseUncached(t: string): IpAddress | null {
   if (ipaddr.IPv4.isValidFourPartDecimal(t)) {
     const a = ipaddr.IPv4.parse(t)
     return { family: 'ipv4', bytes: a.toByteArray(), text: a.toString() }
@@ -45,17 +48,31 @@ export function parseIpAddress(text: string): IpAddress {
     const a = ipaddr.IPv6.parse(v6)
     return { family: 'ipv6', bytes: a.toByteArray(), text: a.toRFC5952String() }
   }
-  throw new Error(`invalid IP address ${JSON.stringify(text)}`)
+  return null
+}
+
+function parseMemo(text: string): IpAddress | null {
+  let hit = PARSED.get(text)
+  if (hit === undefined) {
+    hit = parseUncached(text.trim())
+    // Shared between callers, so frozen: a caller that tried to change one would fail loudly.
+    if (hit) Object.freeze(Object.freeze(hit).bytes)
+    if (PARSED.size >= PARSED_MAX) PARSED.clear()
+    PARSED.set(text, hit)
+  }
+  return hit
+}
+
+/** Parses one IPv4 or IPv6 address (no mask, no zone); throws an Error for anything else. The result is frozen. */
+export function parseIpAddress(text: string): IpAddress {
+  const parsed = parseMemo(text)
+  if (parsed === null) throw new Error(`invalid IP address ${JSON.stringify(text)}`)
+  return parsed
 }
 
 /** Whether a string is a literal IPv4 or IPv6 address. */
 export function isIpAddress(text: string): boolean {
-  try {
-    parseIpAddress(text)
-    return true
-  } catch {
-    return false
-  }
+  return parseMemo(text) !== null
 }
 
 function maskBytes(bytes: number[], prefix: number): number[] {

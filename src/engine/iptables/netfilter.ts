@@ -101,11 +101,50 @@ function addrPort(ip: string, port: number, family: Family): string {
   return family === 'ipv6' ? `[${ip}]:${port}` : `${ip}:${port}`
 }
 
+/** What traceIptables derives from a ruleset alone; computed once per ruleset (a Ruleset is read-only after parsing). */
+interface RulesetFacts {
+  mesh: Mesh
+  /** The mesh the nat table alone shows (unknown: no mesh chains in nat). */
+  natMesh: Mesh
+  /** Proxy uids the nat rules exempt. */
+  exemptedUids: number[]
+  /** The --on-port of every TPROXY rule. */
+  tproxyPorts: Set<number>
+  /** assumeAppId answers, by `field/avoid`. */
+  appIds: Map<string, number>
+}
+
+const RULESET_FACTS = new WeakMap<Ruleset, RulesetFacts>()
+
+function rulesetFacts(rs: Ruleset): RulesetFacts {
+  const cached = RULESET_FACTS.get(rs)
+  if (cached) return cached
+  const nat = rs.tables.get('nat')
+  const facts: RulesetFacts = {
+    mesh: detectMesh(rs),
+    natMesh: nat ? detectMesh({ ...rs, tables: new Map([['nat', nat]]) }) : 'unknown',
+    exemptedUids: ownerUidsExempted(nat),
+    tproxyPorts: new Set([...rs.tables.values()].flatMap((t) => [...t.chains.values()].flatMap((c) => c.rules.flatMap((r) => (r.target?.kind === 'tproxy' ? [r.target.onPort] : []))))),
+    appIds: new Map(),
+  }
+  RULESET_FACTS.set(rs, facts)
+  return facts
+}
+
 /** Picks an application uid or gid for a socket whose owner is unknown: 1000 unless the rules name it. */
 function assumeAppId(rs: Ruleset, field: 'uid' | 'gid', avoid: number | null): number {
+  const memo = rulesetFacts(rs).appIds
+  const key = `${field}/${avoid}`
+  const known = memo.get(key)
+  if (known !== undefined) return known
   const ranges = [...rs.tables.values()].flatMap((t) => [...t.chains.values()].flatMap((c) => c.rules.flatMap((r) => r.matches)))
     .flatMap((m) => (m.kind === 'owner' && m.field === field && m.range ? [m.range] : []))
-  for (let id = 1000; ; id++) if (id !== avoid && !ranges.some((r) => id >= r.min && id <= r.max)) return id
+  for (let id = 1000; ; id++) {
+    if (id !== avoid && !ranges.some((r) => id >= r.min && id <= r.max)) {
+      memo.set(key, id)
+      return id
+    }
+  }
 }
 
 function ownerUidsExempted(nat: Table | undefined): number[] {
@@ -140,7 +179,8 @@ export function traceIptables(rules: { v4?: Ruleset; v6?: Ruleset }, conn: Conne
   const family = dst.family
   const rs = family === 'ipv4' ? rules.v4 : rules.v6
   const originalDst = { ip: dst.text, port: conn.dstPort }
-  const mesh = detectMesh(rs)
+  const facts = rs ? rulesetFacts(rs) : undefined
+  const mesh = facts?.mesh ?? 'unknown'
   const base: IptablesTrace = { steps: [], intercepted: null, redirectPort: null, dropped: false, delivered: null, originalDst, mesh }
   const F = (code: IptablesFindingCode, params: Record<string, string | number> = {}): Finding => makeFinding(IPTABLES_FINDINGS, code, params)
 
@@ -167,7 +207,7 @@ export function traceIptables(rules: { v4?: Ruleset; v6?: Ruleset }, conn: Conne
   const podIpSameFamily = podIps.find((p) => p.family === family)
   const isLocal = (a: IpAddress) => isLoopbackAddress(a) || podIps.some((p) => p.family === a.family && p.bytes.every((x, i) => x === a.bytes[i]))
   // Without a pod spec, the proxy is the uid the nat rules exempt (Istio's default 1337 if they exempt it).
-  const exemptedUids = ownerUidsExempted(rs.tables.get('nat'))
+  const exemptedUids = rulesetFacts(rs).exemptedUids
   const meshUid = DEFAULT_PROXY_UID[mesh]
   const proxyUid = ctx.proxyUid ?? ctx.runAsUser ?? (meshUid !== null && exemptedUids.includes(meshUid) ? meshUid : exemptedUids[0] ?? meshUid)
   const uidAssumed = conn.direction === 'outbound' && conn.uid === undefined
@@ -183,11 +223,11 @@ export function traceIptables(rules: { v4?: Ruleset; v6?: Ruleset }, conn: Conne
   if (rs.legacyTablesPresent) leadFindings.push(F('legacy-tables-hidden'))
   if (uidAssumed) leadFindings.push(F('owner-uid-assumed', { uid }))
   const nat = rs.tables.get('nat')
-  if (!nat || detectMesh({ ...rs, tables: new Map([['nat', nat]]) }) === 'unknown') {
+  if (!nat || rulesetFacts(rs).natMesh === 'unknown') {
     leadFindings.push(F('rules-empty', { what: 'mesh chains (ISTIO_*, KUMA_*, CONSUL_*, PROXY_*)' }))
   }
   if (ctx.proxyUid !== undefined || ctx.runAsUser !== undefined) {
-    const exempt = ownerUidsExempted(nat)
+    const exempt = exemptedUids
     if (exempt.length > 0 && proxyUid !== null && !exempt.includes(proxyUid)) leadFindings.push(F('proxy-uid-mismatch', { ruleUids: exempt.join(', '), proxyUid }))
   }
 
@@ -237,7 +277,7 @@ export function traceIptables(rules: { v4?: Ruleset; v6?: Ruleset }, conn: Conne
     const nated = ctstates.includes('DNAT')
     const serverLocal = conn.direction === 'inbound' || isLocal(curDst)
     const listenerPort = intercepted && redirectPort !== null ? redirectPort : curDport
-    const tproxyPorts = new Set([...rs.tables.values()].flatMap((t) => [...t.chains.values()].flatMap((c) => c.rules.flatMap((r) => (r.target?.kind === 'tproxy' ? [r.target.onPort] : [])))))
+    const tproxyPorts = rulesetFacts(rs).tproxyPorts
     const serverTransparent = tproxyPorts.has(listenerPort)
     const est = nated ? ['ESTABLISHED', 'DNAT'] : ['ESTABLISHED']
     const common = { family, protocol: conn.protocol, ctmark: 0, ctstates: est, localAddresses: podIps }
@@ -357,24 +397,31 @@ export function traceIptables(rules: { v4?: Ruleset; v6?: Ruleset }, conn: Conne
     const pkt = packetFor(pass)
     const walk: WalkResult | null = table ? walkTable(table, pass.hook, pkt, state) : null
     const decision = isDecisionPass(pass)
-    const step = explainPass(rs, pass, walk, pkt, mesh, conn.direction, decision)
-    if (decision && intercepted === true && step.outcome === 'passed') {
-      // TPROXY in mangle already delivered the connection; nat leaving it alone is not a miss.
-      step.summary = step.summary.replace(' — not intercepted.', `; TPROXY in mangle PREROUTING already delivered it to ${redirectPort}.`)
+    // The step is built only for passes that show (most passes change nothing and are left out of the trace).
+    const interceptedBefore = intercepted
+    let built: TraceStep | null = null
+    const stepOf = (): TraceStep => {
+      if (built) return built
+      built = explainPass(rs, pass, walk, pkt, mesh, conn.direction, decision)
+      if (decision && interceptedBefore === true && built.outcome === 'passed') {
+        // TPROXY in mangle already delivered the connection; nat leaving it alone is not a miss.
+        built.summary = built.summary.replace(' — not intercepted.', `; TPROXY in mangle PREROUTING already delivered it to ${redirectPort}.`)
+      }
+      return built
     }
     if (!walk) {
       if (decision) {
-        natStep = step
-        steps.push(step)
+        natStep = stepOf()
+        steps.push(stepOf())
       }
       continue
     }
     const end = walk.end
     if (end.kind === 'unresolved') {
       unresolved = true
-      step.findings.push(F('unresolved-construct', { construct: end.construct, where: `${ruleName(end.hit.rule)} (${rs.file}:${end.hit.rule.line})` }))
-      steps.push(step)
-      if (decision) natStep = step
+      stepOf().findings.push(F('unresolved-construct', { construct: end.construct, where: `${ruleName(end.hit.rule)} (${rs.file}:${end.hit.rule.line})` }))
+      steps.push(stepOf())
+      if (decision) natStep = stepOf()
       break
     }
     if (end.kind === 'terminal') {
@@ -391,7 +438,7 @@ export function traceIptables(rules: { v4?: Ruleset; v6?: Ruleset }, conn: Conne
         curDst = ip
         curDport = port
         ctstates = ['NEW', 'DNAT']
-        step.decision.newDestination = addrPort(ip.text, port, family)
+        stepOf().decision.newDestination = addrPort(ip.text, port, family)
         if (t.kind === 'redirect' || isLocal(ip)) {
           intercepted = true
           redirectPort = port
@@ -407,14 +454,14 @@ export function traceIptables(rules: { v4?: Ruleset; v6?: Ruleset }, conn: Conne
         intercepted = true
         redirectPort = port
         delivered = { ip: onIp, port }
-        step.decision.newDestination = addrPort(onIp, port, family)
-        step.findings.push(F('tproxy-routing', { port, mark: `0x${t.markValue.toString(16)}`, table: 133 }))
+        stepOf().decision.newDestination = addrPort(onIp, port, family)
+        stepOf().findings.push(F('tproxy-routing', { port, mark: `0x${t.markValue.toString(16)}`, table: 133 }))
       }
     }
     if (end.kind === 'policy' && end.policy === 'DROP') dropped = true
     const interesting = decision || end.kind === 'terminal' || walk.actions.length > 0 || (end.kind === 'policy' && end.policy === 'DROP')
-    if (interesting) steps.push(step)
-    if (decision) natStep = step
+    if (interesting) steps.push(stepOf())
+    if (decision) natStep = stepOf()
     if (!dropped && pass.phase === 'local-out' && pass.table === 'nat' && pass.hook === 'OUTPUT' && isLoopbackAddress(src) && !isLocal(curDst)) {
       // ip_route_me_harder: after nat, the packet is routed again, and a loopback source may not leave through eth0.
       dropped = true

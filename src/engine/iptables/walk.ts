@@ -72,6 +72,9 @@ export function walkTable(table: Table, hook: string, packet: PacketView, state:
   const frames: Frame[] = [{ chain: builtin, i: 0, path: [] }]
   let lastReturn: RuleHit | undefined
   const view = (): PacketView => ({ ...packet, mark: state.mark, ctmark: state.ctmark, ctstates: state.untracked ? ['UNTRACKED'] : packet.ctstates })
+  const chainPathOf = (frame: Frame): string[] => [builtin.name, ...frame.path.map((p) => (p.rule.target as { chain: string }).chain)]
+  // The packet as the matches see it; rebuilt only when a MARK, CONNMARK or CT target changes it.
+  let pv = view()
   const policyEnd = (): WalkResult => ({
     end: { kind: 'policy', policy: builtin.policy ?? 'ACCEPT', chain: builtin, lastReturn },
     evaluated,
@@ -85,15 +88,13 @@ export function walkTable(table: Table, hook: string, packet: PacketView, state:
       continue
     }
     const rule = top.chain.rules[top.i++]
-    const chainPath = [builtin.name, ...top.path.map((p) => (p.rule.target as { chain: string }).chain)]
     const evidence: Evidence[] = []
     let failed: EvaluatedRule | null = null
-    const pv = view()
     for (const m of rule.matches) {
       const r = evaluateMatch(m, pv)
       if (r.kind === 'unresolved') {
         const entry = { rule, reason: 'other' as MismatchCode, evidence }
-        return { end: { kind: 'unresolved', hit: { rule, evidence, path: top.path, chainPath, entry }, construct: r.construct }, evaluated, actions }
+        return { end: { kind: 'unresolved', hit: { rule, evidence, path: top.path, chainPath: chainPathOf(top), entry }, construct: r.construct }, evaluated, actions }
       }
       if (r.kind === 'fail') {
         failed = { rule, reason: r.reason, evidence: [r.evidence] }
@@ -108,7 +109,7 @@ export function walkTable(table: Table, hook: string, packet: PacketView, state:
     const t = rule.target
     const entry: EvaluatedRule = { rule, reason: 'non-terminating', evidence }
     evaluated.push(entry)
-    const hit: RuleHit = { rule, evidence, path: top.path, chainPath, entry }
+    const hit: RuleHit = { rule, evidence, path: top.path, chainPath: chainPathOf(top), entry }
     if (!t) continue
     switch (t.kind) {
       case 'jump': {
@@ -136,6 +137,7 @@ export function walkTable(table: Table, hook: string, packet: PacketView, state:
         return { end: { kind: 'terminal', hit, target: t }, evaluated, actions }
       case 'mark': {
         state.mark = ((state.mark & ~t.mask) ^ t.value) >>> 0
+        pv = view()
         actions.push({ hit, description: `sets the packet mark to ${hex(state.mark)} (MARK ${t.text})` })
         continue
       }
@@ -144,6 +146,7 @@ export function walkTable(table: Table, hook: string, packet: PacketView, state:
         // xt_CONNMARK: save: ct = (ct & ~ctmask) ^ (mark & nfmask); restore: mark = (mark & ~nfmask) ^ (ct & ctmask).
         else if (t.mode === 'save') state.ctmark = ((state.ctmark & ~t.ctmask) ^ (state.mark & t.nfmask)) >>> 0
         else state.mark = ((state.mark & ~t.nfmask) ^ (state.ctmark & t.ctmask)) >>> 0
+        pv = view()
         actions.push({
           hit,
           description:
@@ -162,6 +165,7 @@ export function walkTable(table: Table, hook: string, packet: PacketView, state:
         state.ctAttached = true
         if (t.zone !== undefined) state.ctZone = t.zone
         if (t.notrack) state.untracked = true
+        pv = view()
         actions.push({ hit, description: t.notrack ? 'turns connection tracking off for the packet (NOTRACK): nat will not see it' : `puts the connection in conntrack zone ${t.zone ?? '?'}` })
         continue
       }

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import { loadRouteConfiguration } from '../../../src/engine/envoy/config-dump.js'
-import { portStart, selectVirtualHost } from '../../../src/engine/envoy/virtual-host.js'
+import { MAX_NEAR_MISSES, portStart, selectVirtualHost } from '../../../src/engine/envoy/virtual-host.js'
 
 const rc = (vhosts: Array<[string, string[]]>, extra: Record<string, unknown> = {}) => loadRouteConfiguration({ name: 'r', virtual_hosts: vhosts.map(([name, domains]) => ({ name, domains, routes: [] })), ...extra })
 
@@ -40,6 +40,40 @@ describe('selectVirtualHost (RouteMatcher::findVirtualHost)', () => {
     expect(sel.closest[0]).toBe('ratings')
     expect(sel.rejected.map((r) => [r.candidate.name, r.reason])).toEqual([['ratings', 'domain-mismatch']])
     expect(sel.otherCount).toBe(2)
+  })
+
+  it('an exact domain is a map lookup: no near misses, every other non-default vhost counted', () => {
+    const sel = selectVirtualHost(rc([['ratings', ['ratings']], ['ratingz', ['ratingz']], ['reviews', ['reviews']], ['d', ['*']]]), { host: 'ratings' })
+
+    expect(sel.chosen?.name).toBe('ratings')
+    expect(sel.rejected).toEqual([])
+    expect(sel.otherCount).toBe(2)
+  })
+
+  it('the first vhost in config order wins a duplicated domain', () => {
+    const sel = selectVirtualHost(rc([['first', ['a.com']], ['second', ['a.com']]]), { host: 'a.com' })
+
+    expect(sel.chosen?.name).toBe('first')
+  })
+
+  it('an IP Host is not near every IP that shares its first octet, only IPs a few edits away', () => {
+    const far: Array<[string, string[]]> = Array.from({ length: 30 }, (_, i) => [`far-${i}`, [`10.${140 + i}.${200 + i}.${17 + i}`]])
+
+    const sel = selectVirtualHost(rc([...far, ['near', ['10.96.3.105']], ['d', ['*']]]), { host: '10.96.3.104' })
+
+    expect(sel.how).toBe('default')
+    expect(sel.rejected.map((r) => r.candidate.name)).toEqual(['near'])
+    expect(sel.otherCount).toBe(30)
+  })
+
+  it(`near misses are capped at the ${MAX_NEAR_MISSES} closest, in config order; the rest are counted`, () => {
+    const vhosts: Array<[string, string[]]> = Array.from({ length: 40 }, (_, i) => [`v${i}`, [i === 25 ? 'orders-yz.shop' : `orders-${i}.shop`]])
+
+    const sel = selectVirtualHost(rc([...vhosts, ['d', ['*']]]), { host: 'orders-yy.shop' })
+
+    // v25 is one edit away; the rest are two, so config order picks v0…v8 to fill the list.
+    expect(sel.rejected.map((r) => r.candidate.name)).toEqual(['v0', 'v1', 'v2', 'v3', 'v4', 'v5', 'v6', 'v7', 'v8', 'v25'])
+    expect(sel.otherCount).toBe(40 - MAX_NEAR_MISSES)
   })
 
   it('vhost_header picks the vhost from another header', () => {
