@@ -7,7 +7,7 @@ import { prepareSnapshot, traceRequest, type TraceContext } from '../engine/trac
 import { followTrace } from '../engine/trace/follow.js'
 import { upstreamTransport } from '../engine/trace/upstream-transport.js'
 import type { Trace } from '../engine/trace/trace.js'
-import type { Snapshot } from '../engine/snapshot.js'
+import { podIpsOf, type Snapshot } from '../engine/snapshot.js'
 import { renderTrace } from '../render/render.js'
 import { UserError } from '../errors.js'
 import { stripControl } from '../render/sanitize.js'
@@ -103,7 +103,7 @@ function livePodByIp(flags: Parameters<typeof kubeOptionsFromFlags>[0]): (ip: st
 function offlinePodByIp(others: Snapshot[], bundle: string | undefined): (ip: string) => Promise<TraceContext | string> {
   const cache = new Map<Snapshot, TraceContext>()
   return async (ip) => {
-    const found = others.find((o) => (o.pod?.ips ?? (o.pod?.ip !== undefined ? [o.pod.ip] : [])).includes(ip))
+    const found = others.find((o) => podIpsOf(o.pod).includes(ip))
     if (found === undefined) {
       return `${bundle === undefined ? 'no bundle was given' : `the bundle ${bundle} has no sub-bundle for the pod with IP ${ip}`} (capture that pod into a sub-directory of the bundle to follow it)`
     }

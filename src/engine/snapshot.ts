@@ -37,3 +37,9 @@ export interface ServiceFacts {
   clusterIPs: string[]
   ports: Array<{ name?: string; port: number; protocol: string }>
 }
+
+/** The pod's own IPs: `ips` when the pod lists any, else its single `ip`. */
+export function podIpsOf(pod: PodFacts | undefined): string[] {
+  if (pod?.ips !== undefined && pod.ips.length > 0) return pod.ips
+  return pod?.ip !== undefined ? [pod.ip] : []
+}

@@ -1,3 +1,4 @@
+import { podIpsOf } from '../snapshot.js'
 import type { Request } from './request.js'
 import { traceRequest, type TraceContext } from './trace-request.js'
 import type { Trace, TraceResult, TraceStep } from './trace.js'
@@ -160,6 +161,5 @@ export async function followTrace(first: Trace, firstCtx: TraceContext, request:
 }
 
 function podIps(ctx: TraceContext): string[] {
-  const pod = ctx.snapshot.pod
-  return pod?.ips ?? (pod?.ip !== undefined ? [pod.ip] : [])
+  return podIpsOf(ctx.snapshot.pod)
 }

@@ -1,4 +1,4 @@
-import type { Snapshot } from '../snapshot.js'
+import { podIpsOf, type Snapshot } from '../snapshot.js'
 import { parseRules, type Ruleset } from '../iptables/parse.js'
 import { traceIptables, type Connection } from '../iptables/netfilter.js'
 import { loadEnvoyConfig, type EnvoyModel } from '../envoy/config-dump.js'
@@ -47,7 +47,7 @@ export function prepareSnapshot(snapshot: Snapshot): TraceContext {
 export function traceRequest(ctx: TraceContext, request: Request): Trace {
   const { snapshot } = ctx
   const pod = snapshot.pod
-  const podIps = pod?.ips?.length ? pod.ips : pod?.ip !== undefined ? [pod.ip] : []
+  const podIps = podIpsOf(pod)
   const namespace = pod?.namespace ?? 'default'
   const steps: TraceStep[] = []
   const leadFindings: Finding[] = []
