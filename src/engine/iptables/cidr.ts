@@ -126,14 +126,44 @@ function bytesToText(family: Family, bytes: number[]): string {
 /** Whether an address lies inside a prefix (always false across families). */
 export function cidrContains(cidr: Cidr, address: IpAddress): boolean {
   if (cidr.family !== address.family) return false
-  const masked = maskBytes(address.bytes, cidr.prefix)
-  return masked.every((b, i) => b === cidr.network.bytes[i])
+  const a = address.bytes
+  const n = cidr.network.bytes
+  const prefix = cidr.prefix
+  for (let i = 0; i < n.length; i++) {
+    const bits = prefix - i * 8
+    if (bits <= 0) return true
+    const mask = bits >= 8 ? 0xff : (0xff << (8 - bits)) & 0xff
+    if ((a[i] & mask) !== n[i]) return false
+  }
+  return true
+}
+
+/**
+ * cidrContains for one fixed prefix, compiled: the IPv4 case compares four masked bytes without a loop (the walk tests
+ * dozens of excluded CIDRs per connection). Agrees with cidrContains (property-tested).
+ */
+export function compileCidr(cidr: Cidr): (address: IpAddress) => boolean {
+  if (cidr.family !== 'ipv4') return (address) => cidrContains(cidr, address)
+  const n = cidr.network.bytes
+  const mask = (i: number) => {
+    const bits = cidr.prefix - i * 8
+    return bits <= 0 ? 0 : bits >= 8 ? 0xff : (0xff << (8 - bits)) & 0xff
+  }
+  const [n0, n1, n2, n3] = n
+  const [m0, m1, m2, m3] = [mask(0), mask(1), mask(2), mask(3)]
+  return (address) => {
+    if (address.family !== 'ipv4') return false
+    const b = address.bytes
+    return (b[0] & m0) === n0 && (b[1] & m1) === n1 && (b[2] & m2) === n2 && (b[3] & m3) === n3
+  }
 }
 
 /** Whether an address is loopback: 127.0.0.0/8 or ::1. */
 export function isLoopbackAddress(address: IpAddress): boolean {
-  if (address.family === 'ipv4') return address.bytes[0] === 127
-  return address.bytes.slice(0, 15).every((b) => b === 0) && address.bytes[15] === 1
+  const b = address.bytes
+  if (address.family === 'ipv4') return b[0] === 127
+  for (let i = 0; i < 15; i++) if (b[i] !== 0) return false
+  return b[15] === 1
 }
 
 /** Whether an address is the unspecified address 0.0.0.0 or ::. */
@@ -143,5 +173,7 @@ export function isUnspecifiedAddress(address: IpAddress): boolean {
 
 /** Whether two addresses are the same. */
 export function sameAddress(a: IpAddress, b: IpAddress): boolean {
-  return a.family === b.family && a.bytes.every((x, i) => x === b.bytes[i])
+  if (a.family !== b.family) return false
+  for (let i = 0; i < a.bytes.length; i++) if (a.bytes[i] !== b.bytes[i]) return false
+  return true
 }

@@ -1,18 +1,18 @@
 import { makeFinding } from '../trace/findings.js'
 import { newStep } from '../trace/trace.js'
 import type { Alternative, ConfigRef, Evidence, Finding, TraceStep } from '../trace/trace.js'
-import { isIpAddress, isLoopbackAddress, parseIpAddress } from './cidr.js'
+import { isIpAddress, isLoopbackAddress, parseIpAddress, sameAddress } from './cidr.js'
 import type { Family, IpAddress } from './cidr.js'
 import { IPTABLES_FINDINGS } from './findings.js'
 import type { IptablesFindingCode } from './findings.js'
 import type { PacketView } from './matches.js'
-import { evaluateMatch } from './matches.js'
+import { HOLDS, makePacket, matchEvidence, matchVerdict } from './matches.js'
 import { DEFAULT_PROXY_UID, detectMesh, portMeaning } from './mesh.js'
 import type { Mesh } from './mesh.js'
-import type { Rule, Ruleset, Table } from './model.js'
+import type { Chain, Rule, Ruleset, Table } from './model.js'
 import { formatPortRange } from './port-range.js'
-import { walkTable } from './walk.js'
-import type { MutableState, RuleHit, WalkResult } from './walk.js'
+import { chainPathOf, ruleEvidence, walkTable } from './walk.js'
+import type { EvaluatedRule, MutableState, RuleHit, WalkResult } from './walk.js'
 
 /** One connection as netfilter sees its first packet. */
 export interface Connection {
@@ -63,9 +63,28 @@ export interface TraceIptablesContext {
 
 type Pass = { table: string; hook: string; phase: 'local-out' | 'arrive' | 'lo-reentry' }
 
+/** The packets after the first that a TCP connection needs to complete: the SYN-ACK, then the client's first ACK. */
+type FollowLeg = 'reply' | 'ack'
+
+/** One packet shape of a follow-up leg, over the hooks it passes. */
+interface FollowSegment {
+  shape: 'reply-out' | 'reply-in-lo' | 'reply-in' | 'ack-out' | 'ack-in-lo' | 'ack-in'
+  hooks: ReadonlyArray<readonly [string, string]>
+  /** null: leaving (OUTPUT/POSTROUTING); `lo`: looped back; `eth0`: arriving. */
+  inIface: string | null
+  /** The packet mark the packet starts with. */
+  mark: number
+}
+
+const ESTABLISHED = ['ESTABLISHED']
+const ESTABLISHED_DNAT = ['ESTABLISHED', 'DNAT']
+const INVALID = ['INVALID']
+const SYN_ACK = ['SYN', 'ACK']
+const ACK = ['ACK']
+
 /** The hooks a reply packet passes: nat is never consulted again for an existing connection. */
-const REPLY_OUT: Array<[string, string]> = [['raw', 'OUTPUT'], ['mangle', 'OUTPUT'], ['filter', 'OUTPUT'], ['security', 'OUTPUT'], ['mangle', 'POSTROUTING']]
-const REPLY_IN: Array<[string, string]> = [['raw', 'PREROUTING'], ['mangle', 'PREROUTING'], ['mangle', 'INPUT'], ['filter', 'INPUT'], ['security', 'INPUT']]
+const REPLY_OUT: ReadonlyArray<readonly [string, string]> = [['raw', 'OUTPUT'], ['mangle', 'OUTPUT'], ['filter', 'OUTPUT'], ['security', 'OUTPUT'], ['mangle', 'POSTROUTING']]
+const REPLY_IN: ReadonlyArray<readonly [string, string]> = [['raw', 'PREROUTING'], ['mangle', 'PREROUTING'], ['mangle', 'INPUT'], ['filter', 'INPUT'], ['security', 'INPUT']]
 
 const OUT_PASSES: Pass[] = [
   { table: 'raw', hook: 'OUTPUT', phase: 'local-out' },
@@ -95,6 +114,17 @@ function ruleName(r: Rule): string {
 
 function ruleRef(rs: Ruleset, r: Rule): ConfigRef {
   return { kind: 'rule', name: ruleName(r), source: { file: rs.file, line: r.line }, excerpt: r.text }
+}
+
+/** The ConfigRef of an evaluated rule, made once per rule (each trace names dozens of rules); shared, so frozen. */
+function evaluatedRef(rs: Ruleset, e: EvaluatedRule): ConfigRef {
+  const c = e.compiled
+  if (c.ref === undefined || c.ref.source.file !== rs.file) {
+    const ref = ruleRef(rs, e.rule)
+    Object.freeze(ref.source)
+    c.ref = Object.freeze(ref)
+  }
+  return c.ref
 }
 
 function addrPort(ip: string, port: number, family: Family): string {
@@ -162,7 +192,7 @@ function ownerUidsExempted(nat: Table | undefined): number[] {
  * iptables-semantics.md §2 describes) and explains every decision with the rules that made it.
  */
 export function traceIptables(rules: { v4?: Ruleset; v6?: Ruleset }, conn: Connection, ctx: TraceIptablesContext = {}): IptablesTrace {
-  const bad = [conn.dstIp, conn.srcIp, ...conn.podIps].find((a) => !isIpAddress(a))
+  const bad = !isIpAddress(conn.dstIp) ? conn.dstIp : !isIpAddress(conn.srcIp) ? conn.srcIp : conn.podIps.find((a) => !isIpAddress(a))
   if (bad !== undefined) {
     return {
       steps: [newStep('iptables', 'unresolved', `${JSON.stringify(bad)} is not an IP address, so the connection cannot be simulated.`, { decision: { reason: 'invalid-address', address: bad } })],
@@ -205,7 +235,7 @@ export function traceIptables(rules: { v4?: Ruleset; v6?: Ruleset }, conn: Conne
 
   const podIps = conn.podIps.map((p) => parseIpAddress(p))
   const podIpSameFamily = podIps.find((p) => p.family === family)
-  const isLocal = (a: IpAddress) => isLoopbackAddress(a) || podIps.some((p) => p.family === a.family && p.bytes.every((x, i) => x === a.bytes[i]))
+  const isLocal = (a: IpAddress) => isLoopbackAddress(a) || podIps.some((p) => sameAddress(p, a))
   // Without a pod spec, the proxy is the uid the nat rules exempt (Istio's default 1337 if they exempt it).
   const exemptedUids = rulesetFacts(rs).exemptedUids
   const meshUid = DEFAULT_PROXY_UID[mesh]
@@ -244,12 +274,13 @@ export function traceIptables(rules: { v4?: Ruleset; v6?: Ruleset }, conn: Conne
   const steps: TraceStep[] = []
   let natStep: TraceStep | null = null
 
+  const appOwner = { uid, gid, uidAssumed, gidAssumed }
   const packetFor = (pass: Pass): PacketView => {
     const out = pass.phase === 'local-out'
     // The OUTPUT hook's output device is fixed by the first route lookup: when nat or a mark reroutes the packet,
     // -o in raw/mangle/nat/filter OUTPUT still sees the original device; only POSTROUTING sees the new one.
     const outIface = isLocal(pass.hook === 'OUTPUT' ? dst : curDst) ? 'lo' : 'eth0'
-    return {
+    return makePacket({
       family,
       protocol: conn.protocol,
       src,
@@ -259,13 +290,13 @@ export function traceIptables(rules: { v4?: Ruleset; v6?: Ruleset }, conn: Conne
       inIface: out ? null : pass.phase === 'lo-reentry' ? 'lo' : 'eth0',
       outIface: out ? outIface : null,
       // xt_owner is only valid in OUTPUT/POSTROUTING; an arriving packet has no local socket.
-      owner: out ? { uid, gid, uidAssumed, gidAssumed } : null,
+      owner: out ? appOwner : null,
       mark: state.mark,
       ctmark: state.ctmark,
       // raw runs before conntrack: without a conntrack entry, --ctstate sees INVALID (looped-back packets keep theirs).
-      ctstates: pass.table === 'raw' && pass.phase !== 'lo-reentry' ? ['INVALID'] : ctstates,
+      ctstates: pass.table === 'raw' && pass.phase !== 'lo-reentry' ? INVALID : ctstates,
       localAddresses: podIps,
-    }
+    })
   }
 
   /**
@@ -277,103 +308,108 @@ export function traceIptables(rules: { v4?: Ruleset; v6?: Ruleset }, conn: Conne
     const nated = ctstates.includes('DNAT')
     const serverLocal = conn.direction === 'inbound' || isLocal(curDst)
     const listenerPort = intercepted && redirectPort !== null ? redirectPort : curDport
-    const tproxyPorts = rulesetFacts(rs).tproxyPorts
-    const serverTransparent = tproxyPorts.has(listenerPort)
-    const est = nated ? ['ESTABLISHED', 'DNAT'] : ['ESTABLISHED']
-    const common = { family, protocol: conn.protocol, ctmark: 0, ctstates: est, localAddresses: podIps }
+    const serverTransparent = rulesetFacts(rs).tproxyPorts.has(listenerPort)
+    const est = nated ? ESTABLISHED_DNAT : ESTABLISHED
     const outIface = isLocal(curDst) ? 'lo' : 'eth0'
     const firstIface = isLocal(dst) ? 'lo' : 'eth0'
-    type LegPass = { table: string; hook: string; pkt: PacketView }
-    type Leg = { kind: 'reply' | 'ack'; label: string; passes: LegPass[] }
-    const legs: Leg[] = []
-    // SYN-ACK: from the server (its socket address) to the client.
-    const reply = { ...common, dport: conn.srcPort, mark: 0, tcpFlags: ['SYN', 'ACK'], dst: src }
     const replyLabel = conn.protocol === 'tcp' ? 'the reply (SYN-ACK)' : 'the reply'
     // A SYN-ACK belongs to a request socket (no owner); a UDP answer to the server's socket: the proxy's when intercepted.
     const replyOwner = conn.protocol === 'udp' && intercepted === true && proxyUid !== null ? { uid: proxyUid, gid: proxyUid, uidAssumed: true, gidAssumed: true } : null
-    if (serverLocal) {
-      const via = conn.direction === 'inbound' ? 'eth0' : 'lo'
-      const passes: LegPass[] = REPLY_OUT.map(([table, hook]) => ({ table, hook, pkt: { ...reply, src: curDst, sport: curDport, inIface: null, outIface: via, owner: replyOwner } }))
-      if (conn.direction === 'outbound') passes.push(...REPLY_IN.map(([table, hook]) => ({ table, hook, pkt: { ...reply, src: dst, sport: conn.dstPort, inIface: 'lo', outIface: null, owner: null, socket: 'established' as const } })))
-      legs.push({ kind: 'reply', label: replyLabel, passes })
-    } else {
-      legs.push({ kind: 'reply', label: replyLabel, passes: REPLY_IN.map(([table, hook]) => ({ table, hook, pkt: { ...reply, src: curDst, sport: curDport, inIface: 'eth0', outIface: null, owner: null, socket: 'established' as const } })) })
-    }
-    // The client's first ACK: before nat the header still has the original destination, after it the translated one.
-    const ack = { ...common, src, sport: conn.srcPort, tcpFlags: ['ACK'] }
     const serverSocket = (d: IpAddress, port: number): PacketView['socket'] =>
-      d.family === curDst.family && d.bytes.every((x, i) => x === curDst.bytes[i]) && port === curDport ? (serverTransparent ? 'established-transparent' : 'established') : 'none'
-    const ackLabel = "the client's first ACK"
-    if (conn.direction === 'outbound') {
-      const owner = { uid, gid, uidAssumed, gidAssumed }
-      const passes: LegPass[] = REPLY_OUT.map(([table, hook]) => {
-        const before = table === 'raw' || (table === 'mangle' && hook === 'OUTPUT')
-        return { table, hook, pkt: { ...ack, mark: (conn.mark ?? 0) >>> 0, dst: before ? dst : curDst, dport: before ? conn.dstPort : curDport, inIface: null, outIface: hook === 'OUTPUT' ? firstIface : outIface, owner } }
-      })
-      if (serverLocal) passes.push(...REPLY_IN.map(([table, hook]) => ({ table, hook, pkt: { ...ack, mark: 0, dst: curDst, dport: curDport, inIface: 'lo', outIface: null, owner: null, socket: serverSocket(curDst, curDport) } })))
-      legs.push({ kind: 'ack', label: ackLabel, passes })
-    } else {
-      legs.push({
-        kind: 'ack',
-        label: ackLabel,
-        passes: REPLY_IN.map(([table, hook]) => {
+      sameAddress(d, curDst) && port === curDport ? (serverTransparent ? 'established-transparent' : 'established') : 'none'
+    const connMark = (conn.mark ?? 0) >>> 0
+    // Each leg is a list of segments (one packet shape over a list of hooks); the packet of a hook is built only when
+    // its table has that chain (most do not: the walk of a missing chain is a no-op).
+    const segsOf = (leg: FollowLeg): FollowSegment[] => {
+      if (leg === 'reply') {
+        if (!serverLocal) return [{ shape: 'reply-in', hooks: REPLY_IN, inIface: 'eth0', mark: 0 }]
+        const out: FollowSegment = { shape: 'reply-out', hooks: REPLY_OUT, inIface: null, mark: 0 }
+        return conn.direction === 'outbound' ? [out, { shape: 'reply-in-lo', hooks: REPLY_IN, inIface: 'lo', mark: 0 }] : [out]
+      }
+      if (conn.direction === 'inbound') return [{ shape: 'ack-in', hooks: REPLY_IN, inIface: 'eth0', mark: 0 }]
+      const out: FollowSegment = { shape: 'ack-out', hooks: REPLY_OUT, inIface: null, mark: connMark }
+      return serverLocal ? [out, { shape: 'ack-in-lo', hooks: REPLY_IN, inIface: 'lo', mark: 0 }] : [out]
+    }
+    const packetOf = (shape: FollowSegment['shape'], table: string, hook: string, mark: number, ctmark: number): PacketView => {
+      // raw runs before conntrack: without a conntrack entry, --ctstate sees INVALID (looped-back packets keep theirs).
+      const ctstates = table === 'raw' && shape !== 'reply-in-lo' && shape !== 'ack-in-lo' ? INVALID : est
+      switch (shape) {
+        // SYN-ACK: from the server (its socket address) to the client.
+        case 'reply-out':
+          return makePacket({ family, protocol: conn.protocol, mark, ctmark, ctstates, localAddresses: podIps, src: curDst, sport: curDport, dst: src, dport: conn.srcPort, tcpFlags: SYN_ACK, inIface: null, outIface: conn.direction === 'inbound' ? 'eth0' : 'lo', owner: replyOwner })
+        case 'reply-in-lo':
+          return makePacket({ family, protocol: conn.protocol, mark, ctmark, ctstates, localAddresses: podIps, src: dst, sport: conn.dstPort, dst: src, dport: conn.srcPort, tcpFlags: SYN_ACK, inIface: 'lo', outIface: null, owner: null, socket: 'established' })
+        case 'reply-in':
+          return makePacket({ family, protocol: conn.protocol, mark, ctmark, ctstates, localAddresses: podIps, src: curDst, sport: curDport, dst: src, dport: conn.srcPort, tcpFlags: SYN_ACK, inIface: 'eth0', outIface: null, owner: null, socket: 'established' })
+        // The client's first ACK: before nat the header still has the original destination, after it the translated one.
+        case 'ack-out': {
+          const before = table === 'raw' || (table === 'mangle' && hook === 'OUTPUT')
+          return makePacket({ family, protocol: conn.protocol, mark, ctmark, ctstates, localAddresses: podIps, src, sport: conn.srcPort, dst: before ? dst : curDst, dport: before ? conn.dstPort : curDport, tcpFlags: ACK, inIface: null, outIface: hook === 'OUTPUT' ? firstIface : outIface, owner: appOwner })
+        }
+        case 'ack-in-lo':
+          return makePacket({ family, protocol: conn.protocol, mark, ctmark, ctstates, localAddresses: podIps, src, sport: conn.srcPort, dst: curDst, dport: curDport, tcpFlags: ACK, inIface: 'lo', outIface: null, owner: null, socket: serverSocket(curDst, curDport) })
+        case 'ack-in': {
           const before = hook === 'PREROUTING'
           const d = before ? dst : curDst
           const port = before ? conn.dstPort : curDport
-          return { table, hook, pkt: { ...ack, mark: 0, dst: d, dport: port, inIface: 'eth0', outIface: null, owner: null, socket: serverSocket(d, port) } }
-        }),
-      })
+          return makePacket({ family, protocol: conn.protocol, mark, ctmark, ctstates, localAddresses: podIps, src, sport: conn.srcPort, dst: d, dport: port, tcpFlags: ACK, inIface: 'eth0', outIface: null, owner: null, socket: serverSocket(d, port) })
+        }
+      }
     }
-    if (conn.protocol !== 'tcp') legs.splice(1)
+    const legs: FollowLeg[] = conn.protocol === 'tcp' ? ['reply', 'ack'] : ['reply']
     const forwardZone = state.ctZone ?? 0
     for (const leg of legs) {
+      const label = leg === 'reply' ? replyLabel : "the client's first ACK"
       // Each packet meets raw before conntrack: a CT rule there picks the zone its conntrack lookup uses.
       const lstate: MutableState = { mark: 0, ctmark: state.ctmark, ctZone: null, untracked: false, ctAttached: false }
       let lastMarkSource: 'out' | 'in' | null = null
       let zoneChecked = false
-      for (const { table: tableName, hook, pkt: rawPkt } of leg.passes) {
-        const pkt = tableName === 'raw' && rawPkt.inIface !== 'lo' ? { ...rawPkt, ctstates: ['INVALID'] } : rawPkt
-        if (!zoneChecked && tableName !== 'raw') {
-          zoneChecked = true
-          lstate.ctAttached = true
-          const zone = lstate.ctZone ?? 0
-          if (zone !== forwardZone && nated) {
-            steps.push(newStep('iptables', 'dropped', `conntrack: ${leg.label} is looked up in conntrack zone ${zone}, but the connection is in zone ${forwardZone} (raw CT --zone rules), so nat is not undone for it — the connection never completes. Check that the raw rules name the owner of the answering socket (e.g. the proxy uid).`, {
-              decision: { hook: 'conntrack', packet: leg.kind, zone, connectionZone: forwardZone, reason: 'conntrack-zone-mismatch' },
-            }))
-            return 'dropped'
+      for (const seg of segsOf(leg)) {
+        for (const [tableName, hook] of seg.hooks) {
+          if (!zoneChecked && tableName !== 'raw') {
+            zoneChecked = true
+            lstate.ctAttached = true
+            const zone = lstate.ctZone ?? 0
+            if (zone !== forwardZone && nated) {
+              steps.push(newStep('iptables', 'dropped', `conntrack: ${label} is looked up in conntrack zone ${zone}, but the connection is in zone ${forwardZone} (raw CT --zone rules), so nat is not undone for it — the connection never completes. Check that the raw rules name the owner of the answering socket (e.g. the proxy uid).`, {
+                decision: { hook: 'conntrack', packet: leg, zone, connectionZone: forwardZone, reason: 'conntrack-zone-mismatch' },
+              }))
+              return 'dropped'
+            }
           }
+          // The packet mark survives the loop over lo, but a packet arriving from eth0 starts with none.
+          const side = seg.inIface === null ? 'out' : 'in'
+          if (lastMarkSource === 'out' && side === 'in' && seg.inIface !== 'lo') lstate.mark = 0
+          if (lastMarkSource === null) lstate.mark = seg.mark
+          lastMarkSource = side
+          const table = rs.tables.get(tableName)
+          if (!table || !table.chains.has(hook)) continue
+          const pkt = packetOf(seg.shape, tableName, hook, lstate.mark, lstate.ctmark)
+          const before: MutableState = { ...lstate }
+          const walk = walkTable(table, hook, pkt, lstate, false)
+          const end = walk.end
+          const tproxy = end.kind === 'terminal' && end.target.kind === 'tproxy'
+          const tproxyOk = tproxy && leg === 'ack' && pkt.socket === 'established-transparent'
+          if (tproxyOk && end.kind === 'terminal' && end.target.kind === 'tproxy') lstate.mark = ((lstate.mark & ~end.target.markMask) ^ end.target.markValue) >>> 0
+          const blocked =
+            (tproxy && !tproxyOk) ||
+            (end.kind === 'terminal' && end.target.kind === 'verdict' && (end.target.verdict === 'DROP' || end.target.verdict === 'REJECT')) ||
+            (end.kind === 'policy' && end.policy === 'DROP')
+          if (end.kind !== 'unresolved' && !blocked) continue
+          const pass: Pass = { table: tableName, hook, phase: pkt.inIface === 'lo' ? 'lo-reentry' : pkt.inIface ? 'arrive' : 'local-out' }
+          const step = explainPass(rs, pass, walkTable(table, hook, pkt, before, true), pkt, mesh, conn.direction, false)
+          if (tproxy && end.kind === 'terminal') {
+            step.outcome = 'dropped'
+            step.summary =
+              leg === 'reply'
+                ? `${tableName} ${hook}: ${ruleName(end.hit.rule)} TPROXYs ${label}, and TPROXY drops a packet whose socket (the client's) is not transparent — the connection never completes. Established traffic must be diverted before the TPROXY rule (-m socket or --ctstate RELATED,ESTABLISHED).`
+                : `${tableName} ${hook}: ${ruleName(end.hit.rule)} TPROXYs ${label}, which finds no transparent socket for its address (after nat changed it, the server socket has another address) — the kernel drops it or the listener resets it, so the connection never completes.`
+          } else step.summary = `${step.summary.replace(/\.$/, '')} — this is ${label}, so the connection never completes.`
+          step.decision.packet = leg
+          if (end.kind === 'unresolved') step.findings.push(F('unresolved-construct', { construct: end.construct, where: `${ruleName(end.hit.rule)} (${rs.file}:${end.hit.rule.line})` }))
+          steps.push(step)
+          return end.kind === 'unresolved' ? 'unresolved' : 'dropped'
         }
-        // The packet mark survives the loop over lo, but a packet arriving from eth0 starts with none.
-        const side = pkt.inIface === null ? 'out' : 'in'
-        if (lastMarkSource === 'out' && side === 'in' && pkt.inIface !== 'lo') lstate.mark = 0
-        if (lastMarkSource === null) lstate.mark = pkt.mark
-        lastMarkSource = side
-        const table = rs.tables.get(tableName)
-        if (!table) continue
-        const walk = walkTable(table, hook, { ...pkt, mark: lstate.mark, ctmark: lstate.ctmark }, lstate)
-        const end = walk.end
-        const tproxy = end.kind === 'terminal' && end.target.kind === 'tproxy'
-        const tproxyOk = tproxy && leg.kind === 'ack' && pkt.socket === 'established-transparent'
-        if (tproxyOk && end.kind === 'terminal' && end.target.kind === 'tproxy') lstate.mark = ((lstate.mark & ~end.target.markMask) ^ end.target.markValue) >>> 0
-        const blocked =
-          (tproxy && !tproxyOk) ||
-          (end.kind === 'terminal' && end.target.kind === 'verdict' && (end.target.verdict === 'DROP' || end.target.verdict === 'REJECT')) ||
-          (end.kind === 'policy' && end.policy === 'DROP')
-        if (end.kind !== 'unresolved' && !blocked) continue
-        const pass: Pass = { table: tableName, hook, phase: pkt.inIface === 'lo' ? 'lo-reentry' : pkt.inIface ? 'arrive' : 'local-out' }
-        const step = explainPass(rs, pass, walk, pkt, mesh, conn.direction, false)
-        if (tproxy && end.kind === 'terminal') {
-          step.outcome = 'dropped'
-          step.summary =
-            leg.kind === 'reply'
-              ? `${tableName} ${hook}: ${ruleName(end.hit.rule)} TPROXYs ${leg.label}, and TPROXY drops a packet whose socket (the client's) is not transparent — the connection never completes. Established traffic must be diverted before the TPROXY rule (-m socket or --ctstate RELATED,ESTABLISHED).`
-              : `${tableName} ${hook}: ${ruleName(end.hit.rule)} TPROXYs ${leg.label}, which finds no transparent socket for its address (after nat changed it, the server socket has another address) — the kernel drops it or the listener resets it, so the connection never completes.`
-        } else step.summary = `${step.summary.replace(/\.$/, '')} — this is ${leg.label}, so the connection never completes.`
-        step.decision.packet = leg.kind
-        if (end.kind === 'unresolved') step.findings.push(F('unresolved-construct', { construct: end.construct, where: `${ruleName(end.hit.rule)} (${rs.file}:${end.hit.rule.line})` }))
-        steps.push(step)
-        return end.kind === 'unresolved' ? 'unresolved' : 'dropped'
       }
     }
     return 'ok'
@@ -383,7 +419,12 @@ export function traceIptables(rules: { v4?: Ruleset; v6?: Ruleset }, conn: Conne
     p.table === 'nat' && ((conn.direction === 'outbound' && p.hook === 'OUTPUT' && p.phase === 'local-out') || (conn.direction === 'inbound' && p.hook === 'PREROUTING'))
 
   const passes = conn.direction === 'outbound' ? [...OUT_PASSES] : arrivePasses('arrive')
-  for (let pi = 0; pi < passes.length; pi++) {
+  for (let pi = 0; ; pi++) {
+    if (pi === passes.length) {
+      // After the local-out passes, a packet to a local address loops back over lo and arrives again.
+      if (conn.direction === 'outbound' && passes.length === OUT_PASSES.length && isLocal(curDst)) passes.push(...arrivePasses('lo-reentry'))
+      else break
+    }
     const pass = passes[pi]
     if (pass.table === 'nat' && state.untracked) {
       notes.push(`nat ${pass.hook} is not consulted: the connection is untracked (NOTRACK/CT --notrack in raw).`)
@@ -394,15 +435,21 @@ export function traceIptables(rules: { v4?: Ruleset; v6?: Ruleset }, conn: Conne
       continue
     }
     const table = rs.tables.get(pass.table)
-    const pkt = packetFor(pass)
-    const walk: WalkResult | null = table ? walkTable(table, pass.hook, pkt, state) : null
     const decision = isDecisionPass(pass)
+    // A pass through a missing or empty ACCEPT chain changes nothing and shows nothing (the decision pass always shows).
+    const chain = table?.chains.get(pass.hook)
+    if (!decision && (!chain || (chain.rules.length === 0 && chain.policy !== 'DROP'))) continue
+    const pkt = packetFor(pass)
+    const before: MutableState = { ...state }
+    // Only the decision pass is always shown; the others are walked without recording and walked again if shown.
+    const walk: WalkResult | null = table ? walkTable(table, pass.hook, pkt, state, decision) : null
     // The step is built only for passes that show (most passes change nothing and are left out of the trace).
     const interceptedBefore = intercepted
     let built: TraceStep | null = null
     const stepOf = (): TraceStep => {
       if (built) return built
-      built = explainPass(rs, pass, walk, pkt, mesh, conn.direction, decision)
+      const shown = decision || !table ? walk : walkTable(table, pass.hook, pkt, { ...before }, true)
+      built = explainPass(rs, pass, shown, pkt, mesh, conn.direction, decision)
       if (decision && interceptedBefore === true && built.outcome === 'passed') {
         // TPROXY in mangle already delivered the connection; nat leaving it alone is not a miss.
         built.summary = built.summary.replace(' — not intercepted.', `; TPROXY in mangle PREROUTING already delivered it to ${redirectPort}.`)
@@ -479,10 +526,6 @@ export function traceIptables(rules: { v4?: Ruleset; v6?: Ruleset }, conn: Conne
       }
     }
     if (dropped) break
-    // After the local-out passes, a packet to a local address loops back over lo and arrives again.
-    if (conn.direction === 'outbound' && pi === passes.length - 1 && pass.phase === 'local-out' && isLocal(curDst)) {
-      passes.push(...arrivePasses('lo-reentry'))
-    }
   }
 
   if (!dropped && !unresolved) {
@@ -520,7 +563,7 @@ export function traceIptables(rules: { v4?: Ruleset; v6?: Ruleset }, conn: Conne
       natStep.findings.push(F('not-intercepted', { reason }))
     }
     if (natStep && intercepted === true && nat) {
-      const shadow = findShadowedExclude(nat, natStep, packetForShadow(conn, src, dst, uid, gid, uidAssumed, gidAssumed, podIps, isLocal(dst)))
+      const shadow = findShadowedExclude(nat, natStep, packetForShadow(conn, src, dst, appOwner, podIps, isLocal(dst)))
       if (shadow) natStep.findings.push(F('exclude-shadowed', shadow))
     }
   } else {
@@ -531,9 +574,9 @@ export function traceIptables(rules: { v4?: Ruleset; v6?: Ruleset }, conn: Conne
   return { steps, intercepted, redirectPort: intercepted === false ? null : redirectPort, dropped, delivered: intercepted ? delivered : null, originalDst, mesh }
 }
 
-function packetForShadow(conn: Connection, src: IpAddress, dst: IpAddress, uid: number, gid: number, uidAssumed: boolean, gidAssumed: boolean, podIps: IpAddress[], local: boolean): PacketView {
+function packetForShadow(conn: Connection, src: IpAddress, dst: IpAddress, owner: NonNullable<PacketView['owner']>, podIps: IpAddress[], local: boolean): PacketView {
   const out = conn.direction === 'outbound'
-  return {
+  return makePacket({
     family: dst.family,
     protocol: conn.protocol,
     src,
@@ -542,28 +585,50 @@ function packetForShadow(conn: Connection, src: IpAddress, dst: IpAddress, uid: 
     dport: conn.dstPort,
     inIface: out ? null : 'eth0',
     outIface: out ? (local ? 'lo' : 'eth0') : null,
-    owner: out ? { uid, gid, uidAssumed, gidAssumed } : null,
+    owner: out ? owner : null,
     mark: conn.mark ?? 0,
     ctmark: 0,
-    ctstates: ['NEW'],
+    ctstates: NEW_STATE,
     localAddresses: podIps,
+  })
+}
+
+const NEW_STATE = ['NEW']
+
+/** Exclusions of a nat chain: RETURN/ACCEPT rules that name a destination or port (not negated), by chain; computed once. */
+const EXCLUDES = new WeakMap<Chain, Rule[]>()
+
+function excludesOf(chain: Chain): Rule[] {
+  let list = EXCLUDES.get(chain)
+  if (list === undefined) {
+    list = chain.rules.filter(
+      (r) =>
+        r.target?.kind === 'verdict' &&
+        (r.target.verdict === 'RETURN' || r.target.verdict === 'ACCEPT') &&
+        r.matches.some((m) => !m.negated && (m.kind === 'destination' || m.kind === 'port' || m.kind === 'multiport')),
+    )
+    EXCLUDES.set(chain, list)
   }
+  return list
 }
 
 /** An exclusion (RETURN/ACCEPT on this destination or port) that sits after the rule that captured the connection. */
 function findShadowedExclude(nat: Table, natStep: TraceStep, pkt: PacketView): Record<string, string> | null {
   const path = (natStep.decision.chainPath as string[] | undefined) ?? []
+  const pathRules = (natStep.decision.pathRules as string[] | undefined) ?? []
   const decidingName = natStep.chosen?.name ?? ''
   for (const chainName of path) {
     const chain = nat.chains.get(chainName)
     if (!chain) continue
-    const hitIndexInChain = (natStep.decision.pathRules as string[] | undefined)?.find((n) => n.startsWith(`${chainName} #`)) ?? (decidingName.startsWith(`${chainName} #`) ? decidingName : undefined)
-    const after = hitIndexInChain ? Number(hitIndexInChain.split('#')[1]) : 0
-    for (const r of chain.rules.slice(after)) {
-      if (!(r.target?.kind === 'verdict' && (r.target.verdict === 'RETURN' || r.target.verdict === 'ACCEPT'))) continue
-      const specific = r.matches.some((m) => !m.negated && (m.kind === 'destination' || m.kind === 'port' || m.kind === 'multiport'))
-      if (!specific) continue
-      if (r.matches.every((m) => evaluateMatch(m, pkt).kind === 'ok')) {
+    const excludes = excludesOf(chain)
+    if (excludes.length === 0) continue
+    const prefix = `${chainName} #`
+    const hitIndexInChain = pathRules.find((n) => n.startsWith(prefix)) ?? (decidingName.startsWith(prefix) ? decidingName : undefined)
+    const after = hitIndexInChain ? Number(hitIndexInChain.slice(prefix.length)) : 0
+    for (const r of excludes) {
+      // r.index is 1-based: the rules after the one at `after` are those with a larger index.
+      if (r.index <= after) continue
+      if (r.matches.every((m) => matchVerdict(m, pkt) === HOLDS)) {
         return {
           excludeRule: `${r.chain} #${r.index} (line ${r.line})`,
           excludeText: r.text,
@@ -599,14 +664,57 @@ function describeTarget(hitTarget: NonNullable<Rule['target']>, mesh: Mesh, dire
   }
 }
 
+/** The evidence of a hit: every match of each jump rule on its path, then of the rule itself, each field named by its rule. */
 function evidenceOf(hit: RuleHit): Evidence[] {
-  const pathEv = hit.path.flatMap((p) => p.evidence.map((e) => ({ ...e, field: `${ruleName(p.rule)} ${e.field}` })))
-  return [...pathEv, ...hit.evidence.map((e) => ({ ...e, field: `${ruleName(hit.rule)} ${e.field}` }))]
+  const out: Evidence[] = []
+  const add = (rule: Rule, entry: EvaluatedRule) => {
+    for (const e of ruleEvidence(entry)) out.push({ field: `${ruleName(rule)} ${e.field}`, expected: e.expected, actual: e.actual })
+  }
+  for (const p of hit.path) add(p.rule, p.entry)
+  add(hit.rule, hit.entry)
+  return out
 }
 
+/** Every rule the walk evaluated except the hit and the jumps that led to it, in order, with why it did not decide. */
 function rejectedOf(rs: Ruleset, walk: WalkResult, hit: RuleHit | undefined): Alternative[] {
-  const skip = new Set(hit ? [hit.entry, ...hit.path.map((p) => p.entry)] : [])
-  return walk.evaluated.filter((e) => !skip.has(e)).map((e) => ({ candidate: ruleRef(rs, e.rule), reason: e.reason, evidence: e.evidence }))
+  const out: Alternative[] = []
+  for (const e of walk.evaluated) {
+    if (hit && (e === hit.entry || onPath(hit, e))) continue
+    out.push(rejectionOf(rs, e))
+  }
+  return out
+}
+
+function onPath(hit: RuleHit, e: EvaluatedRule): boolean {
+  for (const p of hit.path) if (p.entry === e) return true
+  return false
+}
+
+/** Bound on the rejections kept per rule and match (a port match sees at most a few ports in practice). */
+const REJECTIONS_PER_MATCH = 256
+
+/**
+ * Why an evaluated rule did not decide. A rule that failed is fully described by the failing match and what the packet
+ * had there, so those Alternatives are made once and shared between traces (frozen): the decision step of a trace
+ * lists dozens of them.
+ */
+function rejectionOf(rs: Ruleset, e: EvaluatedRule): Alternative {
+  const candidate = evaluatedRef(rs, e)
+  if (!e.failed) return { candidate, reason: e.reason, evidence: ruleEvidence(e) }
+  const c = e.compiled
+  const actual = c.actuals[e.held](e.packet)
+  // Most traces in a row fail a rule the same way: try the last rejection before the map.
+  const last = c.lastRejection
+  if (last !== undefined && last.held === e.held && last.actual === actual && last.alt.candidate === candidate) return last.alt
+  const byMatch = (c.rejections ??= [])
+  const cache = (byMatch[e.held] ??= new Map())
+  let alt = cache.get(actual)
+  if (alt === undefined || alt.candidate !== candidate) {
+    alt = Object.freeze({ candidate, reason: e.reason, evidence: Object.freeze([Object.freeze(matchEvidence(e.rule.matches[e.held], e.packet))]) }) as Alternative
+    if (cache.size < REJECTIONS_PER_MATCH) cache.set(actual, alt)
+  }
+  c.lastRejection = { held: e.held, actual, alt }
+  return alt
 }
 
 function brief(ev: Evidence[]): string {
@@ -616,18 +724,22 @@ function brief(ev: Evidence[]): string {
 /** Builds the TraceStep of one (table, hook) pass. */
 function explainPass(rs: Ruleset, pass: Pass, walk: WalkResult | null, pkt: PacketView, mesh: Mesh, direction: 'outbound' | 'inbound', decisionPass: boolean): TraceStep {
   const where = `${pass.table} ${pass.hook}${pass.phase === 'lo-reentry' ? ' (looped back over lo)' : ''}`
-  const iface = pkt.outIface !== null ? { outInterface: pkt.outIface } : { inInterface: pkt.inIface }
-  const baseDecision = { table: pass.table, hook: pass.hook, ...iface, mesh }
+  // Decisions are built key by key (no spreads: this runs for every shown pass); the key order is the JSON order.
+  const decisionWith = (fields: Record<string, unknown>): Record<string, unknown> => {
+    const d: Record<string, unknown> = pkt.outIface !== null ? { table: pass.table, hook: pass.hook, outInterface: pkt.outIface, mesh } : { table: pass.table, hook: pass.hook, inInterface: pkt.inIface, mesh }
+    for (const k in fields) d[k] = fields[k]
+    return d
+  }
   if (!walk) {
     return newStep('iptables', 'passed', `${where}: the ${pass.table} table is empty, so the connection passes unchanged${decisionPass ? ' — not intercepted' : ''}.`, {
-      decision: { ...baseDecision, chainPath: [pass.hook], target: 'ACCEPT (no table)' },
+      decision: decisionWith({ chainPath: [pass.hook], target: 'ACCEPT (no table)' }),
     })
   }
   const end = walk.end
   if (end.kind === 'unresolved') {
     return newStep('iptables', 'unresolved', `${where}: ${ruleName(end.hit.rule)} uses ${end.construct}, which mesh-trace does not simulate, so the outcome is unknown.`, {
-      chosen: ruleRef(rs, end.hit.rule),
-      decision: { ...baseDecision, chainPath: end.hit.chainPath, construct: end.construct },
+      chosen: evaluatedRef(rs, end.hit.entry),
+      decision: decisionWith({ chainPath: chainPathOf(end.hit), construct: end.construct }),
       evidence: evidenceOf(end.hit),
       rejected: rejectedOf(rs, walk, end.hit),
     })
@@ -640,7 +752,7 @@ function explainPass(rs: Ruleset, pass: Pass, walk: WalkResult | null, pkt: Pack
     const summary = last
       ? `${where}: ${ruleName(last.rule)} jumps to ${hit.rule.chain}, ${hit.rule.index === 1 ? 'which' : `whose rule #${hit.rule.index}`} ${action}`
       : `${where}: ${ruleName(hit.rule)} ${action}`
-    const decision: Record<string, unknown> = { ...baseDecision, chainPath: hit.chainPath, pathRules: hit.path.map((p) => ruleName(p.rule)), target: targetName(t) }
+    const decision = decisionWith({ chainPath: chainPathOf(hit), pathRules: hit.path.map((p) => ruleName(p.rule)), target: targetName(t) })
     if (t.kind === 'redirect' || t.kind === 'tproxy' || t.kind === 'dnat') {
       const port = t.kind === 'tproxy' ? (t.onPort === 0 ? pkt.dport : t.onPort) : t.toPorts ? t.toPorts.min : pkt.dport
       decision.toPort = port
@@ -648,7 +760,7 @@ function explainPass(rs: Ruleset, pass: Pass, walk: WalkResult | null, pkt: Pack
     }
     const outcome = t.kind === 'verdict' && (t.verdict === 'DROP' || t.verdict === 'REJECT') ? 'dropped' : 'matched'
     return newStep('iptables', outcome, summary + (walk.actions.length ? `; before that, ${walk.actions.map((a) => `${ruleName(a.hit.rule)} ${a.description}`).join('; ')}` : ''), {
-      chosen: ruleRef(rs, hit.rule),
+      chosen: evaluatedRef(rs, hit.entry),
       decision,
       evidence: evidenceOf(hit),
       rejected: rejectedOf(rs, walk, hit),
@@ -660,8 +772,8 @@ function explainPass(rs: Ruleset, pass: Pass, walk: WalkResult | null, pkt: Pack
   if (!decisionPass && lastAction) {
     const hit = lastAction.hit
     return newStep('iptables', policy === 'DROP' ? 'dropped' : 'matched', `${where}: ${walk.actions.map((a) => `${ruleName(a.hit.rule)} ${a.description}`).join('; ')}; then the ${pass.hook} policy ${policy} applies.`, {
-      chosen: ruleRef(rs, hit.rule),
-      decision: { ...baseDecision, chainPath: hit.chainPath, pathRules: hit.path.map((p) => ruleName(p.rule)), target: targetName(hit.rule.target!), actions: walk.actions.map((a) => ({ rule: ruleName(a.hit.rule), did: a.description })), mark: hex(pkt.mark) },
+      chosen: evaluatedRef(rs, hit.entry),
+      decision: decisionWith({ chainPath: chainPathOf(hit), pathRules: hit.path.map((p) => ruleName(p.rule)), target: targetName(hit.rule.target!), actions: walk.actions.map((a) => ({ rule: ruleName(a.hit.rule), did: a.description })), mark: hex(pkt.mark) }),
       evidence: evidenceOf(hit),
       rejected: rejectedOf(rs, walk, hit),
     })
@@ -676,12 +788,12 @@ function explainPass(rs: Ruleset, pass: Pass, walk: WalkResult | null, pkt: Pack
   const ret = end.lastReturn
   const tail = policy === 'DROP' ? 'drops the connection' : `lets it through unchanged${decisionPass ? ' — not intercepted' : ''}`
   const summary = ret
-    ? `${where}: ${ruleName(ret.rule)} RETURNs (${brief(ret.evidence) || 'any packet'}), so the ${pass.hook} policy ${policy} ${tail}.`
+    ? `${where}: ${ruleName(ret.rule)} RETURNs (${brief(ruleEvidence(ret.entry)) || 'any packet'}), so the ${pass.hook} policy ${policy} ${tail}.`
     : `${where}: no rule decides, so the ${pass.hook} policy ${policy} ${tail}.`
   const extra = walk.actions.length ? ` Along the way: ${walk.actions.map((a) => `${ruleName(a.hit.rule)} ${a.description}`).join('; ')}.` : ''
   return newStep('iptables', policy === 'DROP' ? 'dropped' : 'passed', summary + extra, {
-    chosen: ret ? ruleRef(rs, ret.rule) : policyRef,
-    decision: { ...baseDecision, chainPath: ret ? ret.chainPath : [pass.hook], pathRules: ret ? ret.path.map((p) => ruleName(p.rule)) : [], target: ret ? 'RETURN' : 'policy', policy },
+    chosen: ret ? evaluatedRef(rs, ret.entry) : policyRef,
+    decision: decisionWith({ chainPath: ret ? chainPathOf(ret) : [pass.hook], pathRules: ret ? ret.path.map((p) => ruleName(p.rule)) : [], target: ret ? 'RETURN' : 'policy', policy }),
     evidence: ret ? evidenceOf(ret) : [],
     rejected: rejectedOf(rs, walk, ret),
   })

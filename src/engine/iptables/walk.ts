@@ -1,23 +1,71 @@
-import type { Evidence, MismatchCode } from '../trace/trace.js'
-import { evaluateMatch } from './matches.js'
-import type { PacketView } from './matches.js'
+import type { Alternative, ConfigRef, Evidence, MismatchCode } from '../trace/trace.js'
+import { FAILS, HOLDS, UNRESOLVED, compileActual, matchEvidence, matchTest, mismatchReason, unresolvedConstruct, withMarks } from './matches.js'
+import type { ActualReader, MatchTest, PacketView, Verdict } from './matches.js'
 import type { Chain, Rule, Table, Target } from './model.js'
 
-/** A rule that was evaluated and did not decide, with why. */
+/**
+ * A rule the walk evaluated, with why it did not decide. Evidence is not built during the walk (most passes are never
+ * shown); ruleEvidence() builds it from the packet the rule saw.
+ */
 export interface EvaluatedRule {
   rule: Rule
+  compiled: CompiledRule
   reason: MismatchCode
-  evidence: Evidence[]
+  /** The packet as this rule saw it. */
+  packet: PacketView
+  /** How many leading matches held. */
+  held: number
+  /** matches[held] failed; otherwise every match held, or matches[held] could not be decided. */
+  failed: boolean
 }
 
-/** A rule that held, with the jump rules that led to it (outermost first) and the evidence of each. */
+/** A rule with its compiled match tests (and, once a step has named it, its ConfigRef). */
+export interface CompiledRule {
+  rule: Rule
+  tests: MatchTest[]
+  /** What each match's evidence shows the packet had. */
+  actuals: ActualReader[]
+  /** Cached by the explainer: a rule's reference never changes. */
+  ref?: ConfigRef
+  /** Cached by the explainer: the rejection of this rule, by failing match index, then by what the packet had there. */
+  rejections?: Array<Map<string, Alternative> | undefined>
+  /** The rejection made or found last, checked before the map. */
+  lastRejection?: { held: number; actual: string; alt: Alternative }
+}
+
+const COMPILED_CHAINS = new WeakMap<Chain, CompiledRule[]>()
+
+/** The compiled rules of a chain, compiled once (a parsed ruleset is read-only). */
+export function compiledRules(chain: Chain): CompiledRule[] {
+  let rules = COMPILED_CHAINS.get(chain)
+  if (rules === undefined) {
+    rules = chain.rules.map((rule) => ({ rule, tests: rule.matches.map(matchTest), actuals: rule.matches.map(compileActual), ref: undefined, rejections: undefined, lastRejection: undefined }))
+    COMPILED_CHAINS.set(chain, rules)
+  }
+  return rules
+}
+
+/** A rule that held, with the jump rules that led to it (outermost first). */
 export interface RuleHit {
   rule: Rule
-  evidence: Evidence[]
-  path: Array<{ rule: Rule; evidence: Evidence[]; entry: EvaluatedRule }>
-  /** The chain names from the built-in chain to the rule's chain. */
-  chainPath: string[]
   entry: EvaluatedRule
+  path: Array<{ rule: Rule; entry: EvaluatedRule }>
+  /** The built-in chain the walk started in. */
+  hook: string
+}
+
+/** The evidence of an evaluated rule: the failing match's, or that of every match that held. */
+export function ruleEvidence(e: EvaluatedRule): Evidence[] {
+  const ms = e.rule.matches
+  if (e.failed) return [matchEvidence(ms[e.held], e.packet)]
+  const out: Evidence[] = []
+  for (let i = 0; i < e.held; i++) out.push(matchEvidence(ms[i], e.packet))
+  return out
+}
+
+/** The chain names from the built-in chain to the hit rule's chain. */
+export function chainPathOf(hit: RuleHit): string[] {
+  return [hit.hook, ...hit.path.map((p) => (p.rule.target as { chain: string }).chain)]
 }
 
 /** A non-terminating action that changed the packet (MARK, CONNMARK, CT) or only recorded it (LOG). */
@@ -53,6 +101,7 @@ const hex = (n: number) => `0x${(n >>> 0).toString(16)}`
 
 interface Frame {
   chain: Chain
+  rules: CompiledRule[]
   i: number
   path: RuleHit['path']
 }
@@ -63,18 +112,19 @@ const MAX_STEPS = 100000
 /**
  * Walks the built-in chain `hook` of a table for one packet, following -j (push), -g (goto: no push),
  * RETURN and the chain policy as iptables(8) describes; non-terminating targets update `state` and continue.
+ * `record: false` leaves the rules that did not match out of `evaluated` (for passes that are not shown; a walk is
+ * deterministic, so the caller walks again with a copy of the state when it does need the explanation).
  */
-export function walkTable(table: Table, hook: string, packet: PacketView, state: MutableState): WalkResult {
+export function walkTable(table: Table, hook: string, packet: PacketView, state: MutableState, record = true): WalkResult {
   const evaluated: EvaluatedRule[] = []
   const actions: WalkAction[] = []
   const builtin = table.chains.get(hook)
   if (!builtin) return { end: { kind: 'policy', policy: 'ACCEPT', chain: null }, evaluated, actions }
-  const frames: Frame[] = [{ chain: builtin, i: 0, path: [] }]
+  const frames: Frame[] = [{ chain: builtin, rules: compiledRules(builtin), i: 0, path: [] }]
   let lastReturn: RuleHit | undefined
-  const view = (): PacketView => ({ ...packet, mark: state.mark, ctmark: state.ctmark, ctstates: state.untracked ? ['UNTRACKED'] : packet.ctstates })
-  const chainPathOf = (frame: Frame): string[] => [builtin.name, ...frame.path.map((p) => (p.rule.target as { chain: string }).chain)]
-  // The packet as the matches see it; rebuilt only when a MARK, CONNMARK or CT target changes it.
-  let pv = view()
+  const view = (): PacketView => withMarks(packet, state.mark, state.ctmark, state.untracked ? UNTRACKED_STATES : packet.ctstates)
+  // The packet as the matches see it; copied only when a MARK, CONNMARK or CT target changes what they see.
+  let pv = packet.mark === state.mark && packet.ctmark === state.ctmark && !state.untracked ? packet : view()
   const policyEnd = (): WalkResult => ({
     end: { kind: 'policy', policy: builtin.policy ?? 'ACCEPT', chain: builtin, lastReturn },
     evaluated,
@@ -82,41 +132,39 @@ export function walkTable(table: Table, hook: string, packet: PacketView, state:
   })
   for (let steps = 0; steps < MAX_STEPS; steps++) {
     const top = frames[frames.length - 1]
-    if (top.i >= top.chain.rules.length) {
+    if (top.i >= top.rules.length) {
       if (frames.length === 1) return policyEnd()
       frames.pop()
       continue
     }
-    const rule = top.chain.rules[top.i++]
-    const evidence: Evidence[] = []
-    let failed: EvaluatedRule | null = null
-    for (const m of rule.matches) {
-      const r = evaluateMatch(m, pv)
-      if (r.kind === 'unresolved') {
-        const entry = { rule, reason: 'other' as MismatchCode, evidence }
-        return { end: { kind: 'unresolved', hit: { rule, evidence, path: top.path, chainPath: chainPathOf(top), entry }, construct: r.construct }, evaluated, actions }
-      }
-      if (r.kind === 'fail') {
-        failed = { rule, reason: r.reason, evidence: [r.evidence] }
-        break
-      }
-      evidence.push(r.evidence)
+    const compiled = top.rules[top.i++]
+    const rule = compiled.rule
+    const tests = compiled.tests
+    let held = 0
+    let v: Verdict = HOLDS
+    for (; held < tests.length; held++) {
+      v = tests[held](pv)
+      if (v !== HOLDS) break
     }
-    if (failed) {
-      evaluated.push(failed)
+    if (v === UNRESOLVED) {
+      const entry: EvaluatedRule = { rule, compiled, reason: 'other', packet: pv, held, failed: false }
+      return { end: { kind: 'unresolved', hit: { rule, entry, path: top.path, hook }, construct: unresolvedConstruct(rule.matches[held]) }, evaluated, actions }
+    }
+    if (v === FAILS) {
+      if (record) evaluated.push({ rule, compiled, reason: mismatchReason(rule.matches[held]), packet: pv, held, failed: true })
       continue
     }
     const t = rule.target
-    const entry: EvaluatedRule = { rule, reason: 'non-terminating', evidence }
+    const entry: EvaluatedRule = { rule, compiled, reason: 'non-terminating', packet: pv, held, failed: false }
     evaluated.push(entry)
-    const hit: RuleHit = { rule, evidence, path: top.path, chainPath: chainPathOf(top), entry }
     if (!t) continue
+    const hit: RuleHit = { rule, entry, path: top.path, hook }
     switch (t.kind) {
       case 'jump': {
         entry.reason = 'chain-returned'
         const target = table.chains.get(t.chain)
         if (!target) return { end: { kind: 'unresolved', hit, construct: `-j ${t.chain} (no such chain)` }, evaluated, actions }
-        const frame: Frame = { chain: target, i: 0, path: [...top.path, { rule, evidence, entry }] }
+        const frame: Frame = { chain: target, rules: compiledRules(target), i: 0, path: [...top.path, { rule, entry }] }
         if (t.goto) frames[frames.length - 1] = frame
         else frames.push(frame)
         continue
@@ -176,8 +224,12 @@ export function walkTable(table: Table, hook: string, packet: PacketView, state:
         return { end: { kind: 'unresolved', hit, construct: `-j ${t.name}${t.options.length ? ' ' + t.options.join(' ') : ''}` }, evaluated, actions }
     }
   }
+  // A jump loop: report the rule the walk was at (the path is left out; it would be the loop itself).
   const top = frames[frames.length - 1]
-  const rule = top.chain.rules[Math.max(0, top.i - 1)]
-  const entry = { rule, reason: 'other' as MismatchCode, evidence: [] }
-  return { end: { kind: 'unresolved', hit: { rule, evidence: [], path: top.path, chainPath: [], entry }, construct: 'a jump loop' }, evaluated, actions }
+  const compiled = top.rules[Math.max(0, top.i - 1)]
+  const rule = compiled.rule
+  const entry: EvaluatedRule = { rule, compiled, reason: 'other', packet: pv, held: 0, failed: false }
+  return { end: { kind: 'unresolved', hit: { rule, entry, path: [], hook }, construct: 'a jump loop' }, evaluated, actions }
 }
+
+const UNTRACKED_STATES = ['UNTRACKED']

@@ -211,5 +211,17 @@ export function emptyResult(outcome: ResultOutcome = 'unknown'): TraceResult {
 
 /** A step with empty evidence lists, for stages to fill. */
 export function newStep(stage: Stage, outcome: StepOutcome, summary: string, extra: Partial<TraceStep> = {}): TraceStep {
-  return { stage, outcome, summary, decision: {}, evidence: [], rejected: [], findings: [], ...extra }
+  // Built field by field: `{...defaults, ...extra}` takes V8's slow path (keys overridden after a spread), and every
+  // trace builds many steps. `chosen` comes last, where the spread put it, so the JSON key order is unchanged.
+  const step: TraceStep = {
+    stage: extra.stage ?? stage,
+    outcome: extra.outcome ?? outcome,
+    summary: extra.summary ?? summary,
+    decision: extra.decision ?? {},
+    evidence: extra.evidence ?? [],
+    rejected: extra.rejected ?? [],
+    findings: extra.findings ?? [],
+  }
+  if ('chosen' in extra) step.chosen = extra.chosen
+  return step
 }
