@@ -123,6 +123,18 @@ export const KERNEL_SURPRISES: KernelSurprise[] = [
     rules: save({ raw: '-A OUTPUT -p tcp -m conntrack --ctstate INVALID -j CT --notrack', nat: '-A OUTPUT -p tcp -j REDIRECT --to-ports 15001' }),
     direction: 'outbound', src: POD, dst: '203.0.113.9', dport: 80, uid: 1000, intercepted: false, dropped: false,
   },
+  {
+    name: 'with no nat table at all, a connection to the pod IP still loops back over lo into filter INPUT',
+    source: 'ip_output → loopback_xmit → ip_rcv: PREROUTING and INPUT run whatever tables exist',
+    rules: save({ filter: '-A INPUT -i lo -p tcp -m tcp --dport 8080 -j DROP' }),
+    direction: 'outbound', src: POD, dst: POD, dport: 8080, uid: 1000, intercepted: false, dropped: true,
+  },
+  {
+    name: 'an untracked connection to the pod IP skips nat but still loops back over lo into filter INPUT',
+    source: 'NOTRACK: nf_nat sees no conntrack entry; the route to a local address is still via lo',
+    rules: save({ raw: '-A OUTPUT -p tcp -j CT --notrack', nat: '-A OUTPUT -p tcp -j REDIRECT --to-ports 15001', filter: '-A INPUT -i lo -p tcp -m tcp --dport 8080 -j DROP' }),
+    direction: 'outbound', src: POD, dst: POD, dport: 8080, uid: 1000, intercepted: false, dropped: true,
+  },
 ]
 
 /** The simulator's connection for a surprise row (IPv4, fixed source port). */

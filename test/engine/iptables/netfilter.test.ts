@@ -116,6 +116,18 @@ describe('traceIptables: kernel surprises (each found or confirmed by the kernel
 
     expect([t.intercepted, t.dropped]).toEqual([k.intercepted, k.dropped])
   })
+
+  it.each([
+    ['no nat table', save({ filter: '-A INPUT -i lo -p tcp -m tcp --dport 8080 -j DROP' })],
+    ['untracked (nat skipped)', save({ raw: '-A OUTPUT -p tcp -j CT --notrack', filter: '-A INPUT -i lo -p tcp -m tcp --dport 8080 -j DROP' })],
+  ])('a connection to the pod IP is dropped at its first packet on re-entry over lo (%s), not at the ACK', (_n, rules) => {
+    const t = traceIptables(parseRules(rules), app({ dstIp: POD, dstPort: 8080 }))
+    const drop = t.steps.find((s) => s.outcome === 'dropped')
+
+    expect(drop?.decision).toMatchObject({ table: 'filter', hook: 'INPUT', inInterface: 'lo' })
+    // A follow-up packet (SYN-ACK, ACK) is marked with decision.packet; the SYN itself is not.
+    expect(drop?.decision.packet).toBeUndefined()
+  })
 })
 
 describe('traceIptables: where the connection is delivered', () => {
