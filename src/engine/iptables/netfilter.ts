@@ -548,7 +548,7 @@ export function traceIptables(rules: { v4?: Ruleset; v6?: Ruleset }, conn: Conne
         natStep.findings.push(F('dns-captured', { destination: addrPort(dst.text, 53, family), port: redirectPort, meaning: portMeaning(mesh, redirectPort, conn.direction) }))
       }
       // Only init containers connect before Envoy is up (istio#23802): name the one whose uid sent this.
-      const initContainer = Object.entries(ctx?.initContainerUids ?? {}).find(([, uid]) => uid === conn.uid)?.[0]
+      const initContainer = ctx.initContainerUids ? Object.entries(ctx.initContainerUids).find(([, uid]) => uid === conn.uid)?.[0] : undefined
       if (conn.direction === 'outbound' && initContainer !== undefined && proxyUid !== null && conn.uid !== proxyUid && redirectPort !== 15053) {
         const when = ctx?.origin === 'cni' || ctx?.cniPod === true ? 'istio-cni wrote the rules when the pod sandbox was created, before any init container ran' : 'istio-init ran before it'
         natStep.findings.push(F('captured-before-proxy-ready', { uid: conn.uid as number, container: initContainer, when, port: redirectPort, proxyUid }))
@@ -690,31 +690,24 @@ function onPath(hit: RuleHit, e: EvaluatedRule): boolean {
   return false
 }
 
-/** Bound on the rejections kept per rule and match (a port match sees at most a few ports in practice). */
-const REJECTIONS_PER_MATCH = 256
-
 /**
- * Why an evaluated rule did not decide. A rule that failed is fully described by the failing match and what the packet
- * had there, so those Alternatives are made once and shared between traces (frozen): the decision step of a trace
- * lists dozens of them.
+ * Why an evaluated rule did not decide. For a rule that failed, what its failing match tested and expected depends on
+ * the rule alone (except for owner matches, whose wording depends on whether the packet has a socket), so that label
+ * is made once per rule and only what the packet had is read per trace.
  */
 function rejectionOf(rs: Ruleset, e: EvaluatedRule): Alternative {
   const candidate = evaluatedRef(rs, e)
   if (!e.failed) return { candidate, reason: e.reason, evidence: ruleEvidence(e) }
   const c = e.compiled
-  const actual = c.actuals[e.held](e.packet)
-  // Most traces in a row fail a rule the same way: try the last rejection before the map.
-  const last = c.lastRejection
-  if (last !== undefined && last.held === e.held && last.actual === actual && last.alt.candidate === candidate) return last.alt
-  const byMatch = (c.rejections ??= [])
-  const cache = (byMatch[e.held] ??= new Map())
-  let alt = cache.get(actual)
-  if (alt === undefined || alt.candidate !== candidate) {
-    alt = Object.freeze({ candidate, reason: e.reason, evidence: Object.freeze([Object.freeze(matchEvidence(e.rule.matches[e.held], e.packet))]) }) as Alternative
-    if (cache.size < REJECTIONS_PER_MATCH) cache.set(actual, alt)
+  const m = e.rule.matches[e.held]
+  if (m.kind === 'owner') return { candidate, reason: e.reason, evidence: [matchEvidence(m, e.packet)] }
+  const labels = (c.labels ??= [])
+  let label = labels[e.held]
+  if (label === undefined) {
+    const { field, expected } = matchEvidence(m, e.packet)
+    label = labels[e.held] = { field, expected }
   }
-  c.lastRejection = { held: e.held, actual, alt }
-  return alt
+  return { candidate, reason: e.reason, evidence: [{ field: label.field, expected: label.expected, actual: c.actuals[e.held](e.packet) }] }
 }
 
 function brief(ev: Evidence[]): string {

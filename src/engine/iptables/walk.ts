@@ -1,4 +1,4 @@
-import type { Alternative, ConfigRef, Evidence, MismatchCode } from '../trace/trace.js'
+import type { ConfigRef, Evidence, MismatchCode } from '../trace/trace.js'
 import { FAILS, HOLDS, UNRESOLVED, compileActual, matchEvidence, matchTest, mismatchReason, unresolvedConstruct, withMarks } from './matches.js'
 import type { ActualReader, MatchTest, PacketView, Verdict } from './matches.js'
 import type { Chain, Rule, Table, Target } from './model.js'
@@ -27,10 +27,8 @@ export interface CompiledRule {
   actuals: ActualReader[]
   /** Cached by the explainer: a rule's reference never changes. */
   ref?: ConfigRef
-  /** Cached by the explainer: the rejection of this rule, by failing match index, then by what the packet had there. */
-  rejections?: Array<Map<string, Alternative> | undefined>
-  /** The rejection made or found last, checked before the map. */
-  lastRejection?: { held: number; actual: string; alt: Alternative }
+  /** Cached by the explainer: what each match tests and expects, as its evidence words it (by match index). */
+  labels?: Array<{ field: string; expected: string } | undefined>
 }
 
 const COMPILED_CHAINS = new WeakMap<Chain, CompiledRule[]>()
@@ -39,7 +37,7 @@ const COMPILED_CHAINS = new WeakMap<Chain, CompiledRule[]>()
 export function compiledRules(chain: Chain): CompiledRule[] {
   let rules = COMPILED_CHAINS.get(chain)
   if (rules === undefined) {
-    rules = chain.rules.map((rule) => ({ rule, tests: rule.matches.map(matchTest), actuals: rule.matches.map(compileActual), ref: undefined, rejections: undefined, lastRejection: undefined }))
+    rules = chain.rules.map((rule) => ({ rule, tests: rule.matches.map(matchTest), actuals: rule.matches.map(compileActual), ref: undefined, labels: undefined }))
     COMPILED_CHAINS.set(chain, rules)
   }
   return rules

@@ -13,10 +13,25 @@ export function makeFinding<C extends string>(
   params: Record<string, string | number> = {},
 ): Finding {
   const spec = catalog[code]
-  const message = spec.template.replace(/\{(\w+)\}/g, (whole, key: string) =>
-    key in params ? String(params[key]) : whole,
-  )
+  // The template split once into text and placeholder names (even indexes: text; odd: names); joined per finding.
+  const parts = templateParts(spec.template)
+  let message = parts[0]
+  for (let i = 1; i < parts.length; i += 2) {
+    const key = parts[i]
+    message += (key in params ? String(params[key]) : `{${key}}`) + parts[i + 1]
+  }
   return { code, level: spec.level, message }
+}
+
+const TEMPLATES = new Map<string, string[]>()
+
+function templateParts(template: string): string[] {
+  let parts = TEMPLATES.get(template)
+  if (parts === undefined) {
+    parts = template.split(/\{(\w+)\}/)
+    TEMPLATES.set(template, parts)
+  }
+  return parts
 }
 
 /** Findings raised by the tracer itself (resolution, missing inputs), ordered by code. */
