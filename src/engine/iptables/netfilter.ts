@@ -11,7 +11,7 @@ import { DEFAULT_PROXY_UID, detectMesh, portMeaning } from './mesh.js'
 import type { Mesh } from './mesh.js'
 import type { Chain, Rule, Ruleset, Table } from './model.js'
 import { formatPortRange } from './port-range.js'
-import { chainPathOf, ruleEvidence, walkTable } from './walk.js'
+import { chainPathOf, hookMayAct, ruleEvidence, walkTable } from './walk.js'
 import type { EvaluatedRule, MutableState, RuleHit, WalkResult } from './walk.js'
 
 /** One connection as netfilter sees its first packet. */
@@ -383,7 +383,7 @@ export function traceIptables(rules: { v4?: Ruleset; v6?: Ruleset }, conn: Conne
           if (lastMarkSource === null) lstate.mark = seg.mark
           lastMarkSource = side
           const table = rs.tables.get(tableName)
-          if (!table || !table.chains.has(hook)) continue
+          if (!table || !hookMayAct(table, hook, conn.protocol)) continue
           const pkt = packetOf(seg.shape, tableName, hook, lstate.mark, lstate.ctmark)
           const before: MutableState = { ...lstate }
           const walk = walkTable(table, hook, pkt, lstate, false)
@@ -436,9 +436,8 @@ export function traceIptables(rules: { v4?: Ruleset; v6?: Ruleset }, conn: Conne
     }
     const table = rs.tables.get(pass.table)
     const decision = isDecisionPass(pass)
-    // A pass through a missing or empty ACCEPT chain changes nothing and shows nothing (the decision pass always shows).
-    const chain = table?.chains.get(pass.hook)
-    if (!decision && (!chain || (chain.rules.length === 0 && chain.policy !== 'DROP'))) continue
+    // A pass whose rules cannot act on this packet changes nothing and shows nothing (the decision pass always shows).
+    if (!decision && (!table || !hookMayAct(table, pass.hook, conn.protocol))) continue
     const pkt = packetFor(pass)
     const before: MutableState = { ...state }
     // Only the decision pass is always shown; the others are walked without recording and walked again if shown.

@@ -43,6 +43,54 @@ export function compiledRules(chain: Chain): CompiledRule[] {
   return rules
 }
 
+const MAY_ACT = new WeakMap<Table, Map<string, boolean>>()
+
+/**
+ * Whether walking `hook` of a table can do anything to a packet of `protocol`: some rule that can match it has a
+ * target other than RETURN or a jump into a chain of the same kind, or a match the simulator cannot decide comes
+ * before any protocol test that rules the packet out, or the policy drops. When it cannot, the walk would only
+ * evaluate rules that fail or return, so a pass that is not shown skips it (the Istio raw rules are all `-p udp`:
+ * a TCP connection never needs them). Computed once per table, hook and protocol.
+ */
+export function hookMayAct(table: Table, hook: string, protocol: 'tcp' | 'udp'): boolean {
+  let memo = MAY_ACT.get(table)
+  if (memo === undefined) MAY_ACT.set(table, (memo = new Map()))
+  const key = `${hook}/${protocol}`
+  const known = memo.get(key)
+  if (known !== undefined) return known
+  const probe = { protocol } as PacketView
+  const visiting = new Set<string>()
+  const ruleMayMatch = (rule: Rule): boolean | 'unresolved' => {
+    for (const m of rule.matches) {
+      if (m.kind === 'protocol') {
+        if (matchTest(m)(probe) === FAILS) return false
+      } else if (m.kind === 'unknown' || (m.kind === 'owner' && m.name !== undefined)) return 'unresolved'
+    }
+    return true
+  }
+  const chainMayAct = (name: string): boolean => {
+    const chain = table.chains.get(name)
+    // A missing chain or a loop: the walk reports it, so it must run.
+    if (!chain || visiting.has(name)) return true
+    visiting.add(name)
+    for (const rule of chain.rules) {
+      const may = ruleMayMatch(rule)
+      if (may === 'unresolved') return true
+      if (!may || !rule.target) continue
+      const t = rule.target
+      if (t.kind === 'verdict' && t.verdict === 'RETURN') continue
+      if (t.kind === 'jump' && !chainMayAct(t.chain)) continue
+      return true
+    }
+    visiting.delete(name)
+    return false
+  }
+  const builtin = table.chains.get(hook)
+  const result = builtin !== undefined && (builtin.policy === 'DROP' || chainMayAct(hook))
+  memo.set(key, result)
+  return result
+}
+
 /** A rule that held, with the jump rules that led to it (outermost first). */
 export interface RuleHit {
   rule: Rule
