@@ -11,7 +11,7 @@ import { DEFAULT_PROXY_UID, detectMesh, portMeaning } from './mesh.js'
 import type { Mesh } from './mesh.js'
 import type { Chain, Rule, Ruleset, Table } from './model.js'
 import { formatPortRange } from './port-range.js'
-import { chainPathOf, hookMayAct, ruleEvidence, walkTable } from './walk.js'
+import { chainPathOf, hookMayAct, pathRuleNames, ruleEvidence, walkTable } from './walk.js'
 import type { EvaluatedRule, MutableState, RuleHit, WalkResult } from './walk.js'
 
 /** One connection as netfilter sees its first packet. */
@@ -666,11 +666,11 @@ function describeTarget(hitTarget: NonNullable<Rule['target']>, mesh: Mesh, dire
 /** The evidence of a hit: every match of each jump rule on its path, then of the rule itself, each field named by its rule. */
 function evidenceOf(hit: RuleHit): Evidence[] {
   const out: Evidence[] = []
-  const add = (rule: Rule, entry: EvaluatedRule) => {
-    for (const e of ruleEvidence(entry)) out.push({ field: `${ruleName(rule)} ${e.field}`, expected: e.expected, actual: e.actual })
+  const add = (entry: EvaluatedRule) => {
+    for (const e of ruleEvidence(entry)) out.push({ field: `${entry.compiled.name} ${e.field}`, expected: e.expected, actual: e.actual })
   }
-  for (const p of hit.path) add(p.rule, p.entry)
-  add(hit.rule, hit.entry)
+  for (const p of hit.path) add(p.entry)
+  add(hit.entry)
   return out
 }
 
@@ -713,15 +713,18 @@ function brief(ev: Evidence[]): string {
   return ev.filter((e) => e.field !== 'comment').map((e) => `${e.field} ${e.actual.replace(/ \(assumed.*\)$/, '')}`).join(', ')
 }
 
+/** A pass's decision: where it ran, then `fields`, key by key (no spreads: the key order is the JSON order). */
+function passDecision(pass: Pass, pkt: PacketView, mesh: Mesh, fields: Record<string, unknown>): Record<string, unknown> {
+  const d: Record<string, unknown> =
+    pkt.outIface !== null ? { table: pass.table, hook: pass.hook, outInterface: pkt.outIface, mesh } : { table: pass.table, hook: pass.hook, inInterface: pkt.inIface, mesh }
+  for (const k in fields) d[k] = fields[k]
+  return d
+}
+
 /** Builds the TraceStep of one (table, hook) pass. */
 function explainPass(rs: Ruleset, pass: Pass, walk: WalkResult | null, pkt: PacketView, mesh: Mesh, direction: 'outbound' | 'inbound', decisionPass: boolean): TraceStep {
   const where = `${pass.table} ${pass.hook}${pass.phase === 'lo-reentry' ? ' (looped back over lo)' : ''}`
-  // Decisions are built key by key (no spreads: this runs for every shown pass); the key order is the JSON order.
-  const decisionWith = (fields: Record<string, unknown>): Record<string, unknown> => {
-    const d: Record<string, unknown> = pkt.outIface !== null ? { table: pass.table, hook: pass.hook, outInterface: pkt.outIface, mesh } : { table: pass.table, hook: pass.hook, inInterface: pkt.inIface, mesh }
-    for (const k in fields) d[k] = fields[k]
-    return d
-  }
+  const decisionWith = (fields: Record<string, unknown>) => passDecision(pass, pkt, mesh, fields)
   if (!walk) {
     return newStep('iptables', 'passed', `${where}: the ${pass.table} table is empty, so the connection passes unchanged${decisionPass ? ' — not intercepted' : ''}.`, {
       decision: decisionWith({ chainPath: [pass.hook], target: 'ACCEPT (no table)' }),
@@ -742,9 +745,9 @@ function explainPass(rs: Ruleset, pass: Pass, walk: WalkResult | null, pkt: Pack
     const action = describeTarget(t, mesh, direction, pkt.dport)
     const last = hit.path[hit.path.length - 1]
     const summary = last
-      ? `${where}: ${ruleName(last.rule)} jumps to ${hit.rule.chain}, ${hit.rule.index === 1 ? 'which' : `whose rule #${hit.rule.index}`} ${action}`
-      : `${where}: ${ruleName(hit.rule)} ${action}`
-    const decision = decisionWith({ chainPath: chainPathOf(hit), pathRules: hit.path.map((p) => ruleName(p.rule)), target: targetName(t) })
+      ? `${where}: ${last.entry.compiled.name} jumps to ${hit.rule.chain}, ${hit.rule.index === 1 ? 'which' : `whose rule #${hit.rule.index}`} ${action}`
+      : `${where}: ${hit.entry.compiled.name} ${action}`
+    const decision = decisionWith({ chainPath: chainPathOf(hit), pathRules: pathRuleNames(hit), target: targetName(t) })
     if (t.kind === 'redirect' || t.kind === 'tproxy' || t.kind === 'dnat') {
       const port = t.kind === 'tproxy' ? (t.onPort === 0 ? pkt.dport : t.onPort) : t.toPorts ? t.toPorts.min : pkt.dport
       decision.toPort = port
@@ -765,7 +768,7 @@ function explainPass(rs: Ruleset, pass: Pass, walk: WalkResult | null, pkt: Pack
     const hit = lastAction.hit
     return newStep('iptables', policy === 'DROP' ? 'dropped' : 'matched', `${where}: ${walk.actions.map((a) => `${ruleName(a.hit.rule)} ${a.description}`).join('; ')}; then the ${pass.hook} policy ${policy} applies.`, {
       chosen: evaluatedRef(rs, hit.entry),
-      decision: decisionWith({ chainPath: chainPathOf(hit), pathRules: hit.path.map((p) => ruleName(p.rule)), target: targetName(hit.rule.target!), actions: walk.actions.map((a) => ({ rule: ruleName(a.hit.rule), did: a.description })), mark: hex(pkt.mark) }),
+      decision: decisionWith({ chainPath: chainPathOf(hit), pathRules: pathRuleNames(hit), target: targetName(hit.rule.target!), actions: walk.actions.map((a) => ({ rule: ruleName(a.hit.rule), did: a.description })), mark: hex(pkt.mark) }),
       evidence: evidenceOf(hit),
       rejected: rejectedOf(rs, walk, hit),
     })
@@ -785,7 +788,7 @@ function explainPass(rs: Ruleset, pass: Pass, walk: WalkResult | null, pkt: Pack
   const extra = walk.actions.length ? ` Along the way: ${walk.actions.map((a) => `${ruleName(a.hit.rule)} ${a.description}`).join('; ')}.` : ''
   return newStep('iptables', policy === 'DROP' ? 'dropped' : 'passed', summary + extra, {
     chosen: ret ? evaluatedRef(rs, ret.entry) : policyRef,
-    decision: decisionWith({ chainPath: ret ? chainPathOf(ret) : [pass.hook], pathRules: ret ? ret.path.map((p) => ruleName(p.rule)) : [], target: ret ? 'RETURN' : 'policy', policy }),
+    decision: decisionWith({ chainPath: ret ? chainPathOf(ret) : [pass.hook], pathRules: ret ? pathRuleNames(ret) : [], target: ret ? 'RETURN' : 'policy', policy }),
     evidence: ret ? evidenceOf(ret) : [],
     rejected: rejectedOf(rs, walk, ret),
   })

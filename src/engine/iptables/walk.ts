@@ -22,6 +22,8 @@ export interface EvaluatedRule {
 /** A rule with its compiled match tests (and, once a step has named it, its ConfigRef). */
 export interface CompiledRule {
   rule: Rule
+  /** `CHAIN #index`, as steps name the rule. */
+  name: string
   tests: MatchTest[]
   /** What each match's evidence shows the packet had. */
   actuals: ActualReader[]
@@ -37,7 +39,7 @@ const COMPILED_CHAINS = new WeakMap<Chain, CompiledRule[]>()
 export function compiledRules(chain: Chain): CompiledRule[] {
   let rules = COMPILED_CHAINS.get(chain)
   if (rules === undefined) {
-    rules = chain.rules.map((rule) => ({ rule, tests: rule.matches.map(matchTest), actuals: rule.matches.map(compileActual), ref: undefined, labels: undefined }))
+    rules = chain.rules.map((rule) => ({ rule, name: `${rule.chain} #${rule.index}`, tests: rule.matches.map(matchTest), actuals: rule.matches.map(compileActual), ref: undefined, labels: undefined }))
     COMPILED_CHAINS.set(chain, rules)
   }
   return rules
@@ -111,7 +113,16 @@ export function ruleEvidence(e: EvaluatedRule): Evidence[] {
 
 /** The chain names from the built-in chain to the hit rule's chain. */
 export function chainPathOf(hit: RuleHit): string[] {
-  return [hit.hook, ...hit.path.map((p) => (p.rule.target as { chain: string }).chain)]
+  const out = [hit.hook]
+  for (const p of hit.path) out.push((p.rule.target as { chain: string }).chain)
+  return out
+}
+
+/** The names (`CHAIN #index`) of the jump rules that led to a hit, outermost first. */
+export function pathRuleNames(hit: RuleHit): string[] {
+  const out: string[] = []
+  for (const p of hit.path) out.push(p.entry.compiled.name)
+  return out
 }
 
 /** A non-terminating action that changed the packet (MARK, CONNMARK, CT) or only recorded it (LOG). */
