@@ -676,10 +676,15 @@ function evidenceOf(hit: RuleHit): Evidence[] {
 
 /** Every rule the walk evaluated except the hit and the jumps that led to it, in order, with why it did not decide. */
 function rejectedOf(rs: Ruleset, walk: WalkResult, hit: RuleHit | undefined): Alternative[] {
-  const out: Alternative[] = []
-  for (const e of walk.evaluated) {
+  const evaluated = walk.evaluated
+  let skipped = 0
+  if (hit) for (const e of evaluated) if (e === hit.entry || onPath(hit, e)) skipped++
+  // Sized once: the decision pass rejects dozens of rules, and a growing array would be copied at each doubling.
+  const out: Alternative[] = new Array<Alternative>(evaluated.length - skipped)
+  let n = 0
+  for (const e of evaluated) {
     if (hit && (e === hit.entry || onPath(hit, e))) continue
-    out.push(rejectionOf(rs, e))
+    out[n++] = rejectionOf(rs, e)
   }
   return out
 }
