@@ -234,26 +234,42 @@ function normalizeDeep(value: unknown, mode: Mode, renamed: RenameMap): Json {
   }
   if (isContainer(value)) {
     const input = value as Record<string, unknown>
-    const keys = Object.keys(input)
-    let out: JsonObject | null = null
-    let isRenamed = false
-    for (let k = 0; k < keys.length; k++) {
-      const key = keys[k]
+    // for…in allocates nothing, unlike Object.keys: a snake_case subtree (the usual case) is only read.
+    for (const key in input) {
+      if (!Object.hasOwn(input, key)) continue
       const v = input[key]
       const name = mode === 'convert' ? snakeCase(key) : key
       const n = isContainer(v) ? normalizeDeep(v, childModeOf(mode, name), renamed) : normalizeLeaf(v)
-      if (name !== key) isRenamed = true
-      if (out === null && (n !== v || name !== key)) {
-        out = {}
-        for (let j = 0; j < k; j++) out[keys[j]] = input[keys[j]] as Json
-      }
-      if (out !== null) out[name] = n
+      if (n !== v || name !== key) return rebuildObject(input, mode, renamed, key, n)
     }
-    if (out === null) return input as JsonObject
-    if (isRenamed) renamed.set(out, input)
-    return out
+    return input as JsonObject
   }
   return normalizeLeaf(value)
+}
+
+/**
+ * `normalizeDeep` of an object that changes, first at `changedKey` (normalised to `changed`): a renamed, normalised
+ * copy. The keys before `changedKey` are unchanged; `changed` is reused, as normalising it again would double the
+ * work at every level of a camelCase document.
+ */
+function rebuildObject(input: Record<string, unknown>, mode: Mode, renamed: RenameMap, changedKey: string, changed: Json): JsonObject {
+  const out: JsonObject = {}
+  let isRenamed = false
+  let before = true
+  for (const key of Object.keys(input)) {
+    const v = input[key]
+    if (before && key !== changedKey) {
+      out[key] = v as Json
+      continue
+    }
+    const name = mode === 'convert' ? snakeCase(key) : key
+    if (name !== key) isRenamed = true
+    if (before) out[name] = changed
+    else out[name] = isContainer(v) ? normalizeDeep(v, childModeOf(mode, name), renamed) : normalizeLeaf(v)
+    before = false
+  }
+  if (isRenamed) renamed.set(out, input)
+  return out
 }
 
 const EMPTY: JsonObject = Object.freeze({}) as JsonObject
@@ -775,13 +791,38 @@ function parseBootstrap(ctx: Ctx, raw: JsonObject, pointer: string): Bootstrap {
 // ---------------------------------------------------------------------------------------------
 // Dump dispatch
 
+/** A cluster found in the dump, parsed on first use: a trace needs a few of the thousands a dump may have. */
+interface DeferredCluster {
+  readonly name: string
+  readonly state: Cluster['state']
+  readonly raw: JsonObject
+  readonly pointer: string
+  value: Cluster | null
+}
+
+/** A load assignment found in the dump, parsed on first use. */
+interface DeferredLoadAssignment {
+  readonly clusterName: string
+  readonly raw: JsonObject
+  readonly pointer: string
+  value: ClusterLoadAssignment | null
+}
+
+function deferCluster(raw: JsonObject, pointer: string, state: Cluster['state']): DeferredCluster {
+  return { name: strAt(view(raw), 'name') ?? '', state, raw, pointer, value: null }
+}
+
+function deferLoadAssignment(raw: JsonObject, pointer: string): DeferredLoadAssignment {
+  return { clusterName: strAt(view(raw), 'cluster_name') ?? '', raw, pointer, value: null }
+}
+
 interface Collector {
   listeners: Listener[]
   routeConfigs: RouteConfiguration[]
-  clusters: Cluster[]
-  loadAssignments: ClusterLoadAssignment[]
+  clusters: DeferredCluster[]
+  loadAssignments: DeferredLoadAssignment[]
   bootstrap: Bootstrap | null
-  bootstrapStatic: { listeners: Listener[]; clusters: Cluster[] }
+  bootstrapStatic: { listeners: Listener[]; clusters: DeferredCluster[] }
   clusterStatuses: ClusterStatus[]
   present: EnvoyModel['present']
 }
@@ -827,7 +868,7 @@ function collectClustersDump(ctx: Ctx, d: JsonObject, pointer: string, out: Coll
     ['dynamic_warming_clusters', 'warming'],
   ] as const) {
     eachEntry(ctx, d, key, pointer, (e, p) => {
-      if (isObject(e.cluster)) out.clusters.push(parseCluster(ctx, e.cluster, `${p}/${keyOf(ctx, e, 'cluster')}`, state))
+      if (isObject(e.cluster)) out.clusters.push(deferCluster(e.cluster, `${p}/${keyOf(ctx, e, 'cluster')}`, state))
     })
   }
 }
@@ -847,7 +888,7 @@ function collectEndpointsDump(ctx: Ctx, d: JsonObject, pointer: string, out: Col
   out.present.endpoints = true
   for (const key of ['static_endpoint_configs', 'dynamic_endpoint_configs']) {
     eachEntry(ctx, d, key, pointer, (e, p) => {
-      if (isObject(e.endpoint_config)) out.loadAssignments.push(parseLoadAssignment(ctx, e.endpoint_config, `${p}/${keyOf(ctx, e, 'endpoint_config')}`))
+      if (isObject(e.endpoint_config)) out.loadAssignments.push(deferLoadAssignment(e.endpoint_config, `${p}/${keyOf(ctx, e, 'endpoint_config')}`))
     })
   }
 }
@@ -859,7 +900,7 @@ function collectBootstrap(ctx: Ctx, raw: JsonObject, pointer: string, out: Colle
   const srPointer = `${pointer}/${keyOf(ctx, b, 'static_resources')}`
   const listeners = mapObjects(ctx, sr, 'listeners', srPointer, (l, p) => parseListener(ctx, normalizeDeep(l, 'convert', ctx.renamed) as JsonObject, p, 'static'))
   out.bootstrapStatic.listeners.push(...listeners)
-  out.bootstrapStatic.clusters.push(...mapObjects(ctx, sr, 'clusters', srPointer, (c, p) => parseCluster(ctx, c, p, 'static')))
+  out.bootstrapStatic.clusters.push(...mapObjects(ctx, sr, 'clusters', srPointer, (c, p) => deferCluster(c, p, 'static')))
 }
 
 /** Classifies one bare resource by its shape (istioctl `pc listener|route|cluster|endpoint -o json`). */
@@ -874,10 +915,10 @@ function collectResource(ctx: Ctx, raw: JsonObject, pointer: string, out: Collec
     out.routeConfigs.push(parseRouteConfiguration(ctx, normalizeDeep(raw, 'convert', ctx.renamed) as JsonObject, pointer, false))
   } else if (type.endsWith('ClusterLoadAssignment') || 'cluster_name' in r) {
     out.present.endpoints = true
-    out.loadAssignments.push(parseLoadAssignment(ctx, raw, pointer))
+    out.loadAssignments.push(deferLoadAssignment(raw, pointer))
   } else if (type.endsWith('Cluster') || 'connect_timeout' in r || 'lb_policy' in r || 'eds_cluster_config' in r || 'type' in r || 'load_assignment' in r) {
     out.present.clusters = true
-    out.clusters.push(parseCluster(ctx, raw, pointer, 'active'))
+    out.clusters.push(deferCluster(raw, pointer, 'active'))
   }
 }
 
@@ -974,17 +1015,57 @@ export function loadEnvoyConfig(input: { configDump?: unknown; clusters?: unknow
   }
   const stats = input.stats !== undefined && input.stats !== null ? parseStats(input.stats) : null
   out.present.stats = stats !== null
-  return {
+  const model: EnvoyModel = {
     kind: 'envoy-model',
     listeners: out.listeners,
     routeConfigs: out.routeConfigs,
-    clusters: out.clusters,
-    loadAssignments: out.loadAssignments,
+    clusters: [],
+    loadAssignments: [],
     clusterStatuses,
     stats,
     bootstrap: out.bootstrap,
     present: out.present,
   }
+  const parts: DeferredParts = { file: 'config_dump', clusters: out.clusters, loadAssignments: out.loadAssignments, clustersListed: false, loadAssignmentsListed: false }
+  DEFERRED.set(model, parts)
+  listOnRead(model, 'clusters', () => parts.clusters.map((d) => clusterOf(parts, d)), () => (parts.clustersListed = true))
+  listOnRead(model, 'loadAssignments', () => parts.loadAssignments.map((d) => loadAssignmentOf(parts, d)), () => (parts.loadAssignmentsListed = true))
+  return model
+}
+
+/** A model's clusters and load assignments not parsed yet, and whether its lists were read (or replaced). */
+interface DeferredParts {
+  file: string
+  clusters: DeferredCluster[]
+  loadAssignments: DeferredLoadAssignment[]
+  clustersListed: boolean
+  loadAssignmentsListed: boolean
+}
+
+const DEFERRED = new WeakMap<EnvoyModel, DeferredParts>()
+
+function clusterOf(parts: DeferredParts, d: DeferredCluster): Cluster {
+  // A fresh rename table per resource: keyOf needs only the views made while parsing it.
+  d.value ??= parseCluster({ file: parts.file, renamed: new Map() }, d.raw, d.pointer, d.state)
+  return d.value
+}
+
+function loadAssignmentOf(parts: DeferredParts, d: DeferredLoadAssignment): ClusterLoadAssignment {
+  d.value ??= parseLoadAssignment({ file: parts.file, renamed: new Map() }, d.raw, d.pointer)
+  return d.value
+}
+
+/**
+ * Makes `model[key]` a list built on first read, after which it is a plain property again (also when assigned).
+ * The model reads like any other; only a trace that never lists them skips parsing thousands of resources.
+ */
+function listOnRead<K extends 'clusters' | 'loadAssignments'>(model: EnvoyModel, key: K, list: () => EnvoyModel[K], onListed: () => void): void {
+  const settle = (value: EnvoyModel[K]): EnvoyModel[K] => {
+    Object.defineProperty(model, key, { value, writable: true, enumerable: true, configurable: true })
+    onListed()
+    return value
+  }
+  Object.defineProperty(model, key, { get: () => settle(list()), set: settle, enumerable: true, configurable: true })
 }
 
 /** Normalises any JSON value (camelCase → snake_case) and returns it with its pointer map. */
@@ -997,6 +1078,11 @@ export function normalizeJson(value: unknown): { json: Json; pointerOf: (o: obje
 // ---------------------------------------------------------------------------------------------
 // Indexes: built lazily on first use, once per model.
 
+/** A lookup by name (a Map, or a table whose values are parsed on first lookup). */
+export interface ByName<T> {
+  get(name: string): T | undefined
+}
+
 /** Lookup tables over a model. */
 export interface EnvoyIndex {
   /** Serving (static/active) listeners by canonical `ip:port`. */
@@ -1008,14 +1094,39 @@ export interface EnvoyIndex {
   /** RDS route configurations by name. */
   routeConfigsByName: Map<string, RouteConfiguration>
   /** Clusters by name (active/static preferred over warming). */
-  clustersByName: Map<string, Cluster>
+  clustersByName: ByName<Cluster>
   /** EDS assignments by cluster (service) name. */
-  loadAssignmentsByCluster: Map<string, ClusterLoadAssignment>
+  loadAssignmentsByCluster: ByName<ClusterLoadAssignment>
   /** `/clusters` entries by cluster name. */
   clusterStatusesByName: Map<string, ClusterStatus>
 }
 
 const INDEXES = new WeakMap<EnvoyModel, EnvoyIndex>()
+
+/** Clusters (parsed or not) by name, active/static preferred over warming. */
+function clustersByNameOf<C extends { name: string; state: Cluster['state'] }>(clusters: C[]): Map<string, C> {
+  const byName = new Map<string, C>()
+  for (const c of clusters) {
+    const prev = byName.get(c.name)
+    if (!prev || (prev.state === 'warming' && c.state !== 'warming')) byName.set(c.name, c)
+  }
+  return byName
+}
+
+/** Load assignments (parsed or not) by cluster name, the last one winning. */
+function loadAssignmentsByClusterOf<L extends { clusterName: string }>(list: L[]): Map<string, L> {
+  const byCluster = new Map<string, L>()
+  for (const la of list) byCluster.set(la.clusterName, la)
+  return byCluster
+}
+
+/** A lookup that parses a deferred resource when it is first looked up. */
+function deferredByName<D, T>(table: Map<string, D>, parse: (d: D) => T): ByName<T> {
+  return { get: (name) => {
+    const d = table.get(name)
+    return d === undefined ? undefined : parse(d)
+  } }
+}
 
 /** The key `ip:port` used by `listenersByAddress`. */
 export function addressKey(ip: string, port: number): string {
@@ -1050,13 +1161,12 @@ export function envoyIndex(model: EnvoyModel): EnvoyIndex {
   }
   const routeConfigsByName = new Map<string, RouteConfiguration>()
   for (const rc of model.routeConfigs) if (!routeConfigsByName.has(rc.name)) routeConfigsByName.set(rc.name, rc)
-  const clustersByName = new Map<string, Cluster>()
-  for (const c of model.clusters) {
-    const prev = clustersByName.get(c.name)
-    if (!prev || (prev.state === 'warming' && c.state !== 'warming')) clustersByName.set(c.name, c)
-  }
-  const loadAssignmentsByCluster = new Map<string, ClusterLoadAssignment>()
-  for (const la of model.loadAssignments) loadAssignmentsByCluster.set(la.clusterName, la)
+  const parts = DEFERRED.get(model)
+  const clustersByName = parts && !parts.clustersListed ? deferredByName(clustersByNameOf(parts.clusters), (d) => clusterOf(parts, d)) : clustersByNameOf(model.clusters)
+  const loadAssignmentsByCluster =
+    parts && !parts.loadAssignmentsListed
+      ? deferredByName(loadAssignmentsByClusterOf(parts.loadAssignments), (d) => loadAssignmentOf(parts, d))
+      : loadAssignmentsByClusterOf(model.loadAssignments)
   const clusterStatusesByName = new Map<string, ClusterStatus>()
   for (const cs of model.clusterStatuses) clusterStatusesByName.set(cs.name, cs)
   const index: EnvoyIndex = { listenersByAddress, listenersByName, listenersByPort, routeConfigsByName, clustersByName, loadAssignmentsByCluster, clusterStatusesByName }
