@@ -310,6 +310,43 @@ function keyOf(ctx: Ctx, o: JsonObject, key: string): string {
   return escapePointer(found)
 }
 
+const CAMEL_CASE = new Map<string, string>()
+
+/** The camelCase spelling that normalises to the snake_case `key` (`key` itself when there is none). */
+function camelCaseOf(key: string): string {
+  let camel = CAMEL_CASE.get(key)
+  if (camel === undefined) {
+    camel = key.replace(/_([a-z])/g, (_m, c: string) => c.toUpperCase())
+    if (snakeCase(camel) !== key) camel = key
+    CAMEL_CASE.set(key, camel)
+  }
+  return camel
+}
+
+/**
+ * The key of raw JSON `o` (convert mode) that its normalised form has at `key`, or null: `key` or its camelCase
+ * spelling, the later one when both are there (as in `normalize`). Reads one field without viewing the object.
+ */
+function sourceKey(o: JsonObject, key: string): string | null {
+  const camel = camelCaseOf(key)
+  const hasKey = Object.hasOwn(o, key)
+  if (camel === key) return hasKey ? key : null
+  const hasCamel = Object.hasOwn(o, camel)
+  if (hasKey && hasCamel) {
+    const keys = Object.keys(o)
+    return keys.indexOf(key) > keys.indexOf(camel) ? key : camel
+  }
+  return hasKey ? key : hasCamel ? camel : null
+}
+
+/** `fn` over the object at field `key` of raw JSON `o` (whose pointer is `pointer`) and its pointer, if it is one. */
+function withObjectField(o: JsonObject, key: string, pointer: string, fn: (value: JsonObject, pointer: string) => void): void {
+  const k = sourceKey(o, key)
+  if (k === null) return
+  const v = o[k]
+  if (isObject(v)) fn(v, `${pointer}/${escapePointer(k)}`)
+}
+
 /** `fn` over the object elements of array field `key` of `o` (whose pointer is `pointer`), with their pointers. */
 function mapObjects<T>(ctx: Ctx, o: JsonObject, key: string, pointer: string, fn: (el: JsonObject, pointer: string, index: number) => T): T[] {
   const list = o[key]
@@ -809,11 +846,13 @@ interface DeferredLoadAssignment {
 }
 
 function deferCluster(raw: JsonObject, pointer: string, state: Cluster['state']): DeferredCluster {
-  return { name: strAt(view(raw), 'name') ?? '', state, raw, pointer, value: null }
+  // `name` has no camelCase spelling: the raw field is the normalised one.
+  return { name: strAt(raw, 'name') ?? '', state, raw, pointer, value: null }
 }
 
 function deferLoadAssignment(raw: JsonObject, pointer: string): DeferredLoadAssignment {
-  return { clusterName: strAt(view(raw), 'cluster_name') ?? '', raw, pointer, value: null }
+  const key = sourceKey(raw, 'cluster_name')
+  return { clusterName: key === null ? '' : (strAt(raw, key) ?? ''), raw, pointer, value: null }
 }
 
 interface Collector {
@@ -827,16 +866,22 @@ interface Collector {
   present: EnvoyModel['present']
 }
 
-/** Parses the Listener at `entry.listener` (`entry` a view with pointer `pointer`), if there is one. */
+/** Parses the Listener at `entry.listener` (`entry` raw JSON with pointer `pointer`), if there is one. */
 function collectListener(ctx: Ctx, entry: JsonObject, pointer: string, state: ListenerState, into: Listener[]): void {
-  const l = entry.listener
-  if (!isObject(l)) return
-  into.push(parseListener(ctx, normalizeDeep(l, 'convert', ctx.renamed) as JsonObject, `${pointer}/${keyOf(ctx, entry, 'listener')}`, state))
+  withObjectField(entry, 'listener', pointer, (l, p) => into.push(parseListener(ctx, normalizeDeep(l, 'convert', ctx.renamed) as JsonObject, p, state)))
 }
 
-/** `fn` over the object elements of array field `key` of `d`, as views, with their pointers. */
+/** `fn` over the object elements (raw JSON) of array field `key` of the view `d`, with their pointers. */
 function eachEntry(ctx: Ctx, d: JsonObject, key: string, pointer: string, fn: (entry: JsonObject, pointer: string) => void): void {
-  mapObjects(ctx, d, key, pointer, (e, p) => fn(view(e, ctx.renamed), p))
+  const list = d[key]
+  if (!Array.isArray(list)) return
+  let base: string | null = null
+  for (let i = 0; i < list.length; i++) {
+    const e = list[i]
+    if (!isObject(e)) continue
+    base ??= `${pointer}/${keyOf(ctx, d, key)}`
+    fn(e, `${base}/${i}`)
+  }
 }
 
 function collectListenersDump(ctx: Ctx, d: JsonObject, pointer: string, out: Collector): void {
@@ -848,7 +893,7 @@ function collectListenersDump(ctx: Ctx, d: JsonObject, pointer: string, out: Col
       ['warming_state', 'warming'],
       ['draining_state', 'draining'],
     ] as const) {
-      if (isObject(e[key])) collectListener(ctx, view(e[key], ctx.renamed), `${p}/${keyOf(ctx, e, key)}`, state, out.listeners)
+      withObjectField(e, key, p, (s, sp) => collectListener(ctx, s, sp, state, out.listeners))
     }
   })
   for (const [key, state] of [
@@ -867,29 +912,23 @@ function collectClustersDump(ctx: Ctx, d: JsonObject, pointer: string, out: Coll
     ['dynamic_active_clusters', 'active'],
     ['dynamic_warming_clusters', 'warming'],
   ] as const) {
-    eachEntry(ctx, d, key, pointer, (e, p) => {
-      if (isObject(e.cluster)) out.clusters.push(deferCluster(e.cluster, `${p}/${keyOf(ctx, e, 'cluster')}`, state))
-    })
+    eachEntry(ctx, d, key, pointer, (e, p) => withObjectField(e, 'cluster', p, (c, cp) => out.clusters.push(deferCluster(c, cp, state))))
   }
 }
 
 function collectRoutesDump(ctx: Ctx, d: JsonObject, pointer: string, out: Collector): void {
   out.present.routes = true
   for (const key of ['static_route_configs', 'dynamic_route_configs']) {
-    eachEntry(ctx, d, key, pointer, (e, p) => {
-      if (!isObject(e.route_config)) return
-      const rc = normalizeDeep(e.route_config, 'convert', ctx.renamed) as JsonObject
-      out.routeConfigs.push(parseRouteConfiguration(ctx, rc, `${p}/${keyOf(ctx, e, 'route_config')}`, false))
-    })
+    eachEntry(ctx, d, key, pointer, (e, p) =>
+      withObjectField(e, 'route_config', p, (rc, rp) => out.routeConfigs.push(parseRouteConfiguration(ctx, normalizeDeep(rc, 'convert', ctx.renamed) as JsonObject, rp, false))),
+    )
   }
 }
 
 function collectEndpointsDump(ctx: Ctx, d: JsonObject, pointer: string, out: Collector): void {
   out.present.endpoints = true
   for (const key of ['static_endpoint_configs', 'dynamic_endpoint_configs']) {
-    eachEntry(ctx, d, key, pointer, (e, p) => {
-      if (isObject(e.endpoint_config)) out.loadAssignments.push(deferLoadAssignment(e.endpoint_config, `${p}/${keyOf(ctx, e, 'endpoint_config')}`))
-    })
+    eachEntry(ctx, d, key, pointer, (e, p) => withObjectField(e, 'endpoint_config', p, (cla, lp) => out.loadAssignments.push(deferLoadAssignment(cla, lp))))
   }
 }
 
