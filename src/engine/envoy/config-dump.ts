@@ -274,6 +274,12 @@ function rebuildObject(input: Record<string, unknown>, mode: Mode, renamed: Rena
 
 const EMPTY: JsonObject = Object.freeze({}) as JsonObject
 
+/** The object at `key` as it is (no view), or a shared empty object: for reading only, never for the model to keep. */
+function objIn(o: JsonObject, key: string): JsonObject {
+  const v = o[key]
+  return isObject(v) ? v : EMPTY
+}
+
 /**
  * One level of `normalize` in convert mode: the object with its keys in snake_case, its values as they are (read
  * them through `view` again). The object itself when no key is camelCase, as in any v3 `/config_dump`.
@@ -347,17 +353,23 @@ function withObjectField(o: JsonObject, key: string, pointer: string, fn: (value
   if (isObject(v)) fn(v, `${pointer}/${escapePointer(k)}`)
 }
 
+/** Whether every element is an object (a hole is not: `every` would skip it). */
+function allObjects(list: Json[]): boolean {
+  for (let i = 0; i < list.length; i++) if (!isObject(list[i])) return false
+  return true
+}
+
 /** `fn` over the object elements of array field `key` of `o` (whose pointer is `pointer`), with their pointers. */
 function mapObjects<T>(ctx: Ctx, o: JsonObject, key: string, pointer: string, fn: (el: JsonObject, pointer: string, index: number) => T): T[] {
   const list = o[key]
+  if (!Array.isArray(list) || list.length === 0) return []
+  const base = `${pointer}/${keyOf(ctx, o, key)}`
+  // Arrays of objects only (the usual case) are mapped at their exact length: growing by push reserves slack.
+  if (allObjects(list)) return list.map((el, i) => fn(el as JsonObject, `${base}/${i}`, i))
   const out: T[] = []
-  if (!Array.isArray(list)) return out
-  let base: string | null = null
   for (let i = 0; i < list.length; i++) {
     const el = list[i]
-    if (!isObject(el)) continue
-    base ??= `${pointer}/${keyOf(ctx, o, key)}`
-    out.push(fn(el, `${base}/${i}`, out.length))
+    if (isObject(el)) out.push(fn(el, `${base}/${i}`, out.length))
   }
   return out
 }
@@ -383,7 +395,7 @@ function filterConfig(f: JsonObject): { typeUrl: string | null; config: JsonObje
       return { typeUrl: shortTypeUrl(strAt(tc, 'type_url')), config: objAt(tc, 'value') }
     }
     const config: JsonObject = {}
-    for (const [k, v] of Object.entries(tc)) if (k !== '@type') config[k] = v
+    for (const k in tc) if (k !== '@type' && Object.hasOwn(tc, k)) config[k] = tc[k]
     return { typeUrl: url, config }
   }
   if (isObject(f.config)) return { typeUrl: null, config: f.config }
@@ -396,7 +408,7 @@ function filterConfigSite(ctx: Ctx, f: JsonObject, pointer: string): { holder: J
   if (isObject(tc)) {
     const at = `${pointer}/${keyOf(ctx, f, 'typed_config')}`
     const url = shortTypeUrl(strAt(tc, '@type'))
-    if (url !== null && /(^|\.)TypedStruct$/.test(url)) return { holder: objAt(tc, 'value'), pointer: `${at}/${keyOf(ctx, tc, 'value')}` }
+    if (url !== null && /(^|\.)TypedStruct$/.test(url)) return { holder: objIn(tc, 'value'), pointer: `${at}/${keyOf(ctx, tc, 'value')}` }
     return { holder: tc, pointer: at }
   }
   if (isObject(f.config)) return { holder: f.config, pointer: `${pointer}/${keyOf(ctx, f, 'config')}` }
@@ -441,22 +453,69 @@ function socketAddress(address: JsonObject): SocketAddress | null {
   return out
 }
 
-function cidrs(list: Json[]): CidrRange[] {
-  return list.filter(isObject).map((c) => ({ addressPrefix: canonicalIp(strAt(c, 'address_prefix') ?? ''), prefixLen: numAt(c, 'prefix_len') ?? 0 }))
+const NO_ITEMS: readonly Json[] = Object.freeze([])
+
+/** The array at `key` as it is, or a shared empty one: for reading only, never for the model to keep. */
+function arrIn(o: JsonObject, key: string): readonly Json[] {
+  const v = o[key]
+  return Array.isArray(v) ? v : NO_ITEMS
+}
+
+// The helpers below use index loops: for…of allocates an iterator result per element until the JIT optimises it,
+// and a dump is loaded once.
+
+/** `s.toLowerCase()` without copying a string that has no upper-case letter (toLowerCase always copies). */
+function lowerCase(s: string): string {
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i)
+    if ((c >= 65 && c <= 90) || c > 127) return s.toLowerCase()
+  }
+  return s
+}
+
+/** The strings of a JSON array (lower-cased if asked), in one new array. */
+function stringsOf(list: readonly Json[], lower: boolean): string[] {
+  let all = true
+  for (let i = 0; i < list.length && all; i++) all = typeof list[i] === 'string'
+  if (all) return lower ? list.map((v) => lowerCase(v as string)) : (list.slice() as string[])
+  const out: string[] = []
+  for (let i = 0; i < list.length; i++) {
+    const v = list[i]
+    if (typeof v === 'string') out.push(lower ? lowerCase(v) : v)
+  }
+  return out
+}
+
+function cidrs(list: readonly Json[]): CidrRange[] {
+  const out: CidrRange[] = []
+  for (let i = 0; i < list.length; i++) {
+    const c = list[i]
+    if (isObject(c)) out.push({ addressPrefix: canonicalIp(strAt(c, 'address_prefix') ?? ''), prefixLen: numAt(c, 'prefix_len') ?? 0 })
+  }
+  return out
+}
+
+function ports(list: readonly Json[]): number[] {
+  const out: number[] = []
+  for (let i = 0; i < list.length; i++) {
+    const n = Number(list[i])
+    if (Number.isFinite(n)) out.push(n)
+  }
+  return out
 }
 
 function parseFilterChainMatch(m: JsonObject): FilterChainMatch {
   const st = strAt(m, 'source_type')
   return {
     destinationPort: numAt(m, 'destination_port'),
-    prefixRanges: cidrs(arrAt(m, 'prefix_ranges')),
-    serverNames: arrAt(m, 'server_names').filter((s): s is string => typeof s === 'string').map((s) => s.toLowerCase()),
+    prefixRanges: cidrs(arrIn(m, 'prefix_ranges')),
+    serverNames: stringsOf(arrIn(m, 'server_names'), true),
     transportProtocol: strAt(m, 'transport_protocol') ?? '',
-    applicationProtocols: arrAt(m, 'application_protocols').filter((s): s is string => typeof s === 'string'),
-    directSourcePrefixRanges: cidrs(arrAt(m, 'direct_source_prefix_ranges')),
+    applicationProtocols: stringsOf(arrIn(m, 'application_protocols'), false),
+    directSourcePrefixRanges: cidrs(arrIn(m, 'direct_source_prefix_ranges')),
     sourceType: st === 'SAME_IP_OR_LOOPBACK' || st === 'EXTERNAL' ? st : 'ANY',
-    sourcePrefixRanges: cidrs(arrAt(m, 'source_prefix_ranges')),
-    sourcePorts: arrAt(m, 'source_ports').map((p) => Number(p)).filter((p) => Number.isFinite(p)),
+    sourcePrefixRanges: cidrs(arrIn(m, 'source_prefix_ranges')),
+    sourcePorts: ports(arrIn(m, 'source_ports')),
   }
 }
 
@@ -485,7 +544,7 @@ function parseHcm(ctx: Ctx, config: JsonObject, site: { holder: JsonObject; poin
 }
 
 function parseTcpProxy(config: JsonObject): TcpProxy {
-  const weighted = arrAt(objAt(config, 'weighted_clusters'), 'clusters')
+  const weighted = arrAt(objIn(config, 'weighted_clusters'), 'clusters')
     .filter(isObject)
     .map((c) => ({ name: strAt(c, 'name') ?? '', weight: numAt(c, 'weight') ?? 0 }))
   return {
@@ -493,7 +552,7 @@ function parseTcpProxy(config: JsonObject): TcpProxy {
     statPrefix: strAt(config, 'stat_prefix') ?? '',
     cluster: strAt(config, 'cluster'),
     weightedClusters: weighted,
-    deprecatedRoutes: arrAt(objAt(config, 'deprecated_v1'), 'routes').filter(isObject),
+    deprecatedRoutes: arrAt(objIn(config, 'deprecated_v1'), 'routes').filter(isObject),
   }
 }
 
@@ -514,13 +573,13 @@ function parseNetworkFilter(ctx: Ctx, f: JsonObject, pointer: string): NetworkFi
 }
 
 function parseFilterChain(ctx: Ctx, fc: JsonObject, pointer: string, index: number): FilterChain {
-  const ts = objAt(fc, 'transport_socket')
+  const ts = objIn(fc, 'transport_socket')
   const transportSocket = strAt(ts, 'name') ?? (isObject(fc.tls_context) ? 'tls' : null)
   return {
     kind: 'filter-chain',
     name: strAt(fc, 'name'),
     index,
-    match: parseFilterChainMatch(objAt(fc, 'filter_chain_match')),
+    match: parseFilterChainMatch(objIn(fc, 'filter_chain_match')),
     filters: mapObjects(ctx, fc, 'filters', pointer, (f, p) => parseNetworkFilter(ctx, f, p)),
     transportSocket,
     source: src(ctx, pointer),
@@ -529,10 +588,10 @@ function parseFilterChain(ctx: Ctx, fc: JsonObject, pointer: string, index: numb
 
 /** Parses one Listener, normalised whole (`normalizeDeep`): its filter configs are kept as JSON. */
 function parseListener(ctx: Ctx, l: JsonObject, pointer: string, state: ListenerState): Listener {
-  const address = objAt(l, 'address')
+  const address = objIn(l, 'address')
   const sock = socketAddress(address)
   const addressKind = sock ? 'socket' : isObject(address.pipe) ? 'pipe' : isObject(address.envoy_internal_address) ? 'internal' : 'none'
-  const deprecatedBind = boolAt(objAt(l, 'deprecated_v1'), 'bind_to_port')
+  const deprecatedBind = boolAt(objIn(l, 'deprecated_v1'), 'bind_to_port')
   const bind = boolAt(l, 'bind_to_port') ?? deprecatedBind ?? true
   return {
     kind: 'listener',
@@ -540,7 +599,7 @@ function parseListener(ctx: Ctx, l: JsonObject, pointer: string, state: Listener
     address: sock,
     additionalAddresses: arrAt(l, 'additional_addresses')
       .filter(isObject)
-      .map((a) => socketAddress(objAt(a, 'address')))
+      .map((a) => socketAddress(objIn(a, 'address')))
       .filter((a): a is SocketAddress => a !== null),
     addressKind,
     state,
@@ -590,7 +649,7 @@ function parseRouteAction(r: JsonObject): RouteAction {
   if (isObject(r.redirect)) return { kind: 'redirect', config: r.redirect }
   if (isObject(r.direct_response)) {
     const dr = r.direct_response
-    const body = objAt(dr, 'body')
+    const body = objIn(dr, 'body')
     return { kind: 'direct_response', status: numAt(dr, 'status') ?? 200, body: strAt(body, 'inline_string') ?? strAt(body, 'inline_bytes'), config: dr }
   }
   if (isObject(r.non_forwarding_action)) return { kind: 'non_forwarding', config: r.non_forwarding_action }
@@ -599,7 +658,7 @@ function parseRouteAction(r: JsonObject): RouteAction {
 }
 
 function parseRoute(ctx: Ctx, r: JsonObject, pointer: string, index: number): Route {
-  const istio = objAt(objAt(objAt(r, 'metadata'), 'filter_metadata'), 'istio')
+  const istio = objIn(objIn(objIn(r, 'metadata'), 'filter_metadata'), 'istio')
   return {
     kind: 'route',
     name: strAt(r, 'name'),
@@ -616,7 +675,7 @@ function parseVirtualHost(ctx: Ctx, v: JsonObject, pointer: string): VirtualHost
   return {
     kind: 'virtual-host',
     name: strAt(v, 'name') ?? '',
-    domains: arrAt(v, 'domains').filter((d): d is string => typeof d === 'string').map((d) => d.toLowerCase()),
+    domains: stringsOf(arrIn(v, 'domains'), true),
     routes: mapObjects(ctx, v, 'routes', pointer, (r, p, i) => parseRoute(ctx, r, p, i)),
     raw: v,
     source: src(ctx, pointer),
@@ -653,12 +712,6 @@ function healthStatus(v: Json | undefined): HealthStatus {
   return 'UNKNOWN'
 }
 
-/** The object at `key` of a map field read verbatim (filter_metadata), or an empty object not to be kept. */
-function verbatimAt(o: JsonObject, key: string): JsonObject {
-  const v = o[key]
-  return isObject(v) ? v : EMPTY
-}
-
 /** Parses one LbEndpoint (raw JSON, read through views). */
 function parseLbEndpoint(ctx: Ctx, raw: JsonObject, pointer: string): LbEndpoint {
   const e = view(raw)
@@ -676,7 +729,7 @@ function parseLbEndpoint(ctx: Ctx, raw: JsonObject, pointer: string): LbEndpoint
     healthStatus: healthStatus(e.health_status),
     weight: numAt(e, 'load_balancing_weight') ?? 1,
     hostname: strAt(ep, 'hostname'),
-    transportSocketMatch: stringMap(verbatimAt(verbatimAt(viewAt(e, 'metadata'), 'filter_metadata'), 'envoy.transport_socket_match')),
+    transportSocketMatch: stringMap(objIn(objIn(viewAt(e, 'metadata'), 'filter_metadata'), 'envoy.transport_socket_match')),
     source: src(ctx, pointer),
   }
 }
@@ -762,7 +815,7 @@ function parseCluster(ctx: Ctx, raw: JsonObject, pointer: string, state: Cluster
       source: { file: ctx.file, pointer: `${pointer}/hosts` },
     }
   }
-  const istio = verbatimAt(verbatimAt(viewAt(c, 'metadata'), 'filter_metadata'), 'istio')
+  const istio = objIn(objIn(viewAt(c, 'metadata'), 'filter_metadata'), 'istio')
   // BindConfig.source_address is a SocketAddress itself (envoy address.proto), not an Address.
   const bindSource = viewAt(viewAt(c, 'upstream_bind_config'), 'source_address')
   const bind = socketAddress(isObject(bindSource.socket_address) ? bindSource : { socket_address: bindSource })
@@ -828,31 +881,59 @@ function parseBootstrap(ctx: Ctx, raw: JsonObject, pointer: string): Bootstrap {
 // ---------------------------------------------------------------------------------------------
 // Dump dispatch
 
+/**
+ * Where a resource parsed later is: `${base}/${index}/${key}` for an entry of a dump list (built only when it is
+ * parsed: thousands of pointer strings would be made for the few a trace looks at), else `base` (index -1).
+ */
+interface DeferredAt {
+  readonly base: string
+  readonly index: number
+  readonly key: string
+}
+
+function pointerAt(at: DeferredAt): string {
+  return at.index < 0 ? at.base : `${at.base}/${at.index}/${at.key}`
+}
+
 /** A cluster found in the dump, parsed on first use: a trace needs a few of the thousands a dump may have. */
-interface DeferredCluster {
+interface DeferredCluster extends DeferredAt {
   readonly name: string
   readonly state: Cluster['state']
   readonly raw: JsonObject
-  readonly pointer: string
   value: Cluster | null
 }
 
 /** A load assignment found in the dump, parsed on first use. */
-interface DeferredLoadAssignment {
+interface DeferredLoadAssignment extends DeferredAt {
   readonly clusterName: string
   readonly raw: JsonObject
-  readonly pointer: string
   value: ClusterLoadAssignment | null
 }
 
-function deferCluster(raw: JsonObject, pointer: string, state: Cluster['state']): DeferredCluster {
+function deferCluster(raw: JsonObject, state: Cluster['state'], base: string, index = -1, key = ''): DeferredCluster {
   // `name` has no camelCase spelling: the raw field is the normalised one.
-  return { name: strAt(raw, 'name') ?? '', state, raw, pointer, value: null }
+  return { name: strAt(raw, 'name') ?? '', state, raw, base, index, key, value: null }
 }
 
-function deferLoadAssignment(raw: JsonObject, pointer: string): DeferredLoadAssignment {
-  const key = sourceKey(raw, 'cluster_name')
-  return { clusterName: key === null ? '' : (strAt(raw, key) ?? ''), raw, pointer, value: null }
+function deferLoadAssignment(raw: JsonObject, base: string, index = -1, key = ''): DeferredLoadAssignment {
+  const nameKey = sourceKey(raw, 'cluster_name')
+  return { clusterName: nameKey === null ? '' : (strAt(raw, nameKey) ?? ''), raw, base, index, key, value: null }
+}
+
+/** `fn(value, base, index, key)` for each entry of list field `listKey` of view `d` holding an object at `key`. */
+function eachDeferred(ctx: Ctx, d: JsonObject, listKey: string, pointer: string, key: string, fn: (value: JsonObject, base: string, index: number, key: string) => void): void {
+  const list = d[listKey]
+  if (!Array.isArray(list)) return
+  let base: string | null = null
+  for (let i = 0; i < list.length; i++) {
+    const e = list[i]
+    if (!isObject(e)) continue
+    const k = sourceKey(e, key)
+    const v = k === null ? undefined : e[k]
+    if (k === null || !isObject(v)) continue
+    base ??= `${pointer}/${keyOf(ctx, d, listKey)}`
+    fn(v, base, i, escapePointer(k))
+  }
 }
 
 interface Collector {
@@ -888,22 +969,25 @@ function collectListenersDump(ctx: Ctx, d: JsonObject, pointer: string, out: Col
   out.present.listeners = true
   eachEntry(ctx, d, 'static_listeners', pointer, (e, p) => collectListener(ctx, e, p, 'static', out.listeners))
   eachEntry(ctx, d, 'dynamic_listeners', pointer, (e, p) => {
-    for (const [key, state] of [
-      ['active_state', 'active'],
-      ['warming_state', 'warming'],
-      ['draining_state', 'draining'],
-    ] as const) {
-      withObjectField(e, key, p, (s, sp) => collectListener(ctx, s, sp, state, out.listeners))
+    for (let i = 0; i < LISTENER_STATES.length; i++) {
+      const state = LISTENER_STATES[i][1]
+      withObjectField(e, LISTENER_STATES[i][0], p, (s, sp) => collectListener(ctx, s, sp, state, out.listeners))
     }
   })
-  for (const [key, state] of [
-    ['dynamic_active_listeners', 'active'],
-    ['dynamic_warming_listeners', 'warming'],
-    ['dynamic_draining_listeners', 'draining'],
-  ] as const) {
-    eachEntry(ctx, d, key, pointer, (e, p) => collectListener(ctx, e, p, state, out.listeners))
-  }
+  for (const [key, state] of V2_LISTENER_LISTS) eachEntry(ctx, d, key, pointer, (e, p) => collectListener(ctx, e, p, state, out.listeners))
 }
+
+const LISTENER_STATES = [
+  ['active_state', 'active'],
+  ['warming_state', 'warming'],
+  ['draining_state', 'draining'],
+] as const
+
+const V2_LISTENER_LISTS = [
+  ['dynamic_active_listeners', 'active'],
+  ['dynamic_warming_listeners', 'warming'],
+  ['dynamic_draining_listeners', 'draining'],
+] as const
 
 function collectClustersDump(ctx: Ctx, d: JsonObject, pointer: string, out: Collector): void {
   out.present.clusters = true
@@ -912,7 +996,7 @@ function collectClustersDump(ctx: Ctx, d: JsonObject, pointer: string, out: Coll
     ['dynamic_active_clusters', 'active'],
     ['dynamic_warming_clusters', 'warming'],
   ] as const) {
-    eachEntry(ctx, d, key, pointer, (e, p) => withObjectField(e, 'cluster', p, (c, cp) => out.clusters.push(deferCluster(c, cp, state))))
+    eachDeferred(ctx, d, key, pointer, 'cluster', (c, base, i, k) => out.clusters.push(deferCluster(c, state, base, i, k)))
   }
 }
 
@@ -928,7 +1012,7 @@ function collectRoutesDump(ctx: Ctx, d: JsonObject, pointer: string, out: Collec
 function collectEndpointsDump(ctx: Ctx, d: JsonObject, pointer: string, out: Collector): void {
   out.present.endpoints = true
   for (const key of ['static_endpoint_configs', 'dynamic_endpoint_configs']) {
-    eachEntry(ctx, d, key, pointer, (e, p) => withObjectField(e, 'endpoint_config', p, (cla, lp) => out.loadAssignments.push(deferLoadAssignment(cla, lp))))
+    eachDeferred(ctx, d, key, pointer, 'endpoint_config', (cla, base, i, k) => out.loadAssignments.push(deferLoadAssignment(cla, base, i, k)))
   }
 }
 
@@ -939,7 +1023,7 @@ function collectBootstrap(ctx: Ctx, raw: JsonObject, pointer: string, out: Colle
   const srPointer = `${pointer}/${keyOf(ctx, b, 'static_resources')}`
   const listeners = mapObjects(ctx, sr, 'listeners', srPointer, (l, p) => parseListener(ctx, normalizeDeep(l, 'convert', ctx.renamed) as JsonObject, p, 'static'))
   out.bootstrapStatic.listeners.push(...listeners)
-  out.bootstrapStatic.clusters.push(...mapObjects(ctx, sr, 'clusters', srPointer, (c, p) => deferCluster(c, p, 'static')))
+  out.bootstrapStatic.clusters.push(...mapObjects(ctx, sr, 'clusters', srPointer, (c, p) => deferCluster(c, 'static', p)))
 }
 
 /** Classifies one bare resource by its shape (istioctl `pc listener|route|cluster|endpoint -o json`). */
@@ -957,7 +1041,7 @@ function collectResource(ctx: Ctx, raw: JsonObject, pointer: string, out: Collec
     out.loadAssignments.push(deferLoadAssignment(raw, pointer))
   } else if (type.endsWith('Cluster') || 'connect_timeout' in r || 'lb_policy' in r || 'eds_cluster_config' in r || 'type' in r || 'load_assignment' in r) {
     out.present.clusters = true
-    out.clusters.push(deferCluster(raw, pointer, 'active'))
+    out.clusters.push(deferCluster(raw, 'active', pointer))
   }
 }
 
@@ -1085,12 +1169,12 @@ const DEFERRED = new WeakMap<EnvoyModel, DeferredParts>()
 
 function clusterOf(parts: DeferredParts, d: DeferredCluster): Cluster {
   // A fresh rename table per resource: keyOf needs only the views made while parsing it.
-  d.value ??= parseCluster({ file: parts.file, renamed: new Map() }, d.raw, d.pointer, d.state)
+  d.value ??= parseCluster({ file: parts.file, renamed: new Map() }, d.raw, pointerAt(d), d.state)
   return d.value
 }
 
 function loadAssignmentOf(parts: DeferredParts, d: DeferredLoadAssignment): ClusterLoadAssignment {
-  d.value ??= parseLoadAssignment({ file: parts.file, renamed: new Map() }, d.raw, d.pointer)
+  d.value ??= parseLoadAssignment({ file: parts.file, renamed: new Map() }, d.raw, pointerAt(d))
   return d.value
 }
 
@@ -1145,7 +1229,8 @@ const INDEXES = new WeakMap<EnvoyModel, EnvoyIndex>()
 /** Clusters (parsed or not) by name, active/static preferred over warming. */
 function clustersByNameOf<C extends { name: string; state: Cluster['state'] }>(clusters: C[]): Map<string, C> {
   const byName = new Map<string, C>()
-  for (const c of clusters) {
+  for (let i = 0; i < clusters.length; i++) {
+    const c = clusters[i]
     const prev = byName.get(c.name)
     if (!prev || (prev.state === 'warming' && c.state !== 'warming')) byName.set(c.name, c)
   }
@@ -1155,7 +1240,7 @@ function clustersByNameOf<C extends { name: string; state: Cluster['state'] }>(c
 /** Load assignments (parsed or not) by cluster name, the last one winning. */
 function loadAssignmentsByClusterOf<L extends { clusterName: string }>(list: L[]): Map<string, L> {
   const byCluster = new Map<string, L>()
-  for (const la of list) byCluster.set(la.clusterName, la)
+  for (let i = 0; i < list.length; i++) byCluster.set(list[i].clusterName, list[i])
   return byCluster
 }
 
@@ -1179,18 +1264,25 @@ export function envoyIndex(model: EnvoyModel): EnvoyIndex {
   const listenersByAddress = new Map<string, Listener[]>()
   const listenersByName = new Map<string, Listener[]>()
   const listenersByPort = new Map<number, Listener[]>()
-  for (const l of model.listeners) {
+  const listeners = model.listeners
+  for (let i = 0; i < listeners.length; i++) {
+    const l = listeners[i]
     const byName = listenersByName.get(l.name) ?? []
     byName.push(l)
     listenersByName.set(l.name, byName)
-    for (const port of new Set([l.address?.port, ...l.additionalAddresses.map((a) => a.port)])) {
+    // Most listeners have one address: no set and no spread array for them.
+    const ports = l.additionalAddresses.length === 0 ? [l.address?.port] : [...new Set([l.address?.port, ...l.additionalAddresses.map((a) => a.port)])]
+    for (let j = 0; j < ports.length; j++) {
+      const port = ports[j]
       if (port === undefined) continue
       const byPort = listenersByPort.get(port) ?? []
       byPort.push(l)
       listenersByPort.set(port, byPort)
     }
     if (l.state !== 'static' && l.state !== 'active') continue
-    for (const a of [l.address, ...l.additionalAddresses]) {
+    const addresses = l.additionalAddresses.length === 0 ? [l.address] : [l.address, ...l.additionalAddresses]
+    for (let j = 0; j < addresses.length; j++) {
+      const a = addresses[j]
       if (!a) continue
       const key = addressKey(a.ip, a.port)
       const list = listenersByAddress.get(key) ?? []
