@@ -49,7 +49,32 @@ function ipFacts(value: string): IpFacts {
  * indexes both forms); non-IP input is returned lower-cased.
  */
 export function canonicalIp(value: string): string {
+  // Most addresses in a dump are already canonical IPv4; checking that is far cheaper than parsing and memoising
+  // every endpoint address of a large dump.
+  if (isCanonicalIpv4(value)) return value
   return ipFacts(value).canonical
+}
+
+/** Whether `value` is dotted-quad IPv4 without leading zeros (what ipaddr.js prints for it). */
+function isCanonicalIpv4(value: string): boolean {
+  let octets = 0
+  let digits = 0
+  let octet = 0
+  for (let i = 0; i <= value.length; i++) {
+    const c = i < value.length ? value.charCodeAt(i) : 46
+    if (c === 46) {
+      if (digits === 0 || octet > 255) return false
+      octets++
+      digits = 0
+      octet = 0
+    } else if (c >= 48 && c <= 57) {
+      if (digits > 0 && octet === 0) return false
+      octet = octet * 10 + (c - 48)
+      digits++
+      if (digits > 3) return false
+    } else return false
+  }
+  return octets === 4
 }
 
 /** `ip:port` with IPv6 in brackets, as Envoy prints addresses. */

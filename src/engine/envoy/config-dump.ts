@@ -113,20 +113,33 @@ export function shortTypeUrl(url: string | null): string | null {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Normalisation: camelCase → snake_case once, remembering each object's original pointer.
+// Normalisation: camelCase → snake_case, only where a camelCase key is present, and only for the parts the model
+// reads. Resources the model keeps raw JSON of (listeners, route configurations) are normalised whole; clusters,
+// endpoints and the dump around them are read through one-level views. Pointers are carried down by the parsers.
 
 /** Map fields whose keys are data (filter names, metadata keys): keys and values kept verbatim. */
 const VERBATIM_SUBTREES = new Set(['filter_metadata', 'typed_filter_metadata'])
 /** Map fields whose keys are data, but whose values are messages to normalise. */
 const VERBATIM_KEYS = new Set(['typed_per_filter_config', 'per_filter_config', 'typed_extension_protocol_options'])
 
+type Mode = 'convert' | 'verbatim' | 'keys'
+
 function escapePointer(token: string): string {
   if (!token.includes('~') && !token.includes('/')) return token
   return token.replace(/~/g, '~0').replace(/\//g, '~1')
 }
 
+function hasUpperCase(key: string): boolean {
+  for (let i = 0; i < key.length; i++) {
+    const c = key.charCodeAt(i)
+    if (c >= 65 && c <= 90) return true
+  }
+  return false
+}
+
 function snakeCase(key: string): string {
-  if (!/[A-Z]/.test(key) || !/^[a-z][A-Za-z0-9]*$/.test(key)) return key
+  // A character loop first: a regex test per key costs more than the rest of the walk on a snake_case dump.
+  if (!hasUpperCase(key) || !/^[a-z][A-Za-z0-9]*$/.test(key)) return key
   return key.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`)
 }
 
@@ -135,18 +148,30 @@ function snakeCase(key: string): string {
 /** Normalised objects → their pointer into the original document. */
 type PointerMap = Map<object, string>
 
+/** Normalised objects whose keys were renamed → the original object (to find original keys for pointers). */
+type RenameMap = Map<object, object>
+
 function isContainer(value: unknown): value is object {
   return typeof value === 'object' && value !== null
 }
 
+function isJsonLeaf(value: unknown): boolean {
+  return typeof value === 'string' || typeof value === 'number' || typeof value === 'boolean' || value === null
+}
+
 function normalizeLeaf(value: unknown): Json {
-  if (typeof value === 'string' || typeof value === 'number' || typeof value === 'boolean' || value === null) return value
-  return null
+  return isJsonLeaf(value) ? (value as Json) : null
+}
+
+function childModeOf(mode: Mode, name: string): Mode {
+  if (mode === 'verbatim') return 'verbatim'
+  if (mode === 'keys') return 'convert'
+  return VERBATIM_SUBTREES.has(name) ? 'verbatim' : VERBATIM_KEYS.has(name) ? 'keys' : 'convert'
 }
 
 /**
  * The keys whose object values model objects point back to (evidence); with array elements and the root, these are
- * the only objects whose pointers are recorded: a pointer for every JSON object would cost more than the parse.
+ * the only objects whose pointers `normalizeJson` records: a pointer for every JSON object would cost more than the parse.
  */
 const POINTED_KEYS = new Set(['listener', 'cluster', 'route_config', 'endpoint_config', 'load_assignment', 'bootstrap', 'default_filter_chain'])
 
@@ -155,7 +180,7 @@ const POINTED_KEYS = new Set(['listener', 'cluster', 'route_config', 'endpoint_c
  * changed afterwards), so a v3 dump costs a walk, not a copy; only subtrees with camelCase keys are rebuilt.
  * `pointed`: whether this object's pointer is recorded (see POINTED_KEYS).
  */
-function normalize(value: unknown, pointer: string, ptrs: PointerMap, mode: 'convert' | 'verbatim' | 'keys', pointed = true): Json {
+function normalize(value: unknown, pointer: string, ptrs: PointerMap, mode: Mode, pointed = true): Json {
   if (Array.isArray(value)) {
     const childMode = mode === 'keys' ? 'convert' : mode
     let out: Json[] | null = null
@@ -176,14 +201,8 @@ function normalize(value: unknown, pointer: string, ptrs: PointerMap, mode: 'con
     for (let k = 0; k < keys.length; k++) {
       const key = keys[k]
       const v = input[key]
-      let name = key
-      let childMode: 'convert' | 'verbatim' | 'keys' = 'convert'
-      if (mode === 'verbatim') childMode = 'verbatim'
-      else if (mode === 'convert') {
-        name = snakeCase(key)
-        childMode = VERBATIM_SUBTREES.has(name) ? 'verbatim' : VERBATIM_KEYS.has(name) ? 'keys' : 'convert'
-      }
-      const n = isContainer(v) ? normalize(v, `${pointer}/${escapePointer(key)}`, ptrs, childMode, POINTED_KEYS.has(name)) : normalizeLeaf(v)
+      const name = mode === 'convert' ? snakeCase(key) : key
+      const n = isContainer(v) ? normalize(v, `${pointer}/${escapePointer(key)}`, ptrs, childModeOf(mode, name), POINTED_KEYS.has(name)) : normalizeLeaf(v)
       if (out === null && (n !== v || name !== key)) {
         out = {}
         for (let j = 0; j < k; j++) out[keys[j]] = input[keys[j]] as Json
@@ -197,21 +216,174 @@ function normalize(value: unknown, pointer: string, ptrs: PointerMap, mode: 'con
   return normalizeLeaf(value)
 }
 
+/**
+ * `normalize` without pointers: the same result, and each rebuilt object whose keys were renamed is remembered in
+ * `renamed` (to its original) so that `keyOf` can still name the original keys.
+ */
+function normalizeDeep(value: unknown, mode: Mode, renamed: RenameMap): Json {
+  if (Array.isArray(value)) {
+    const childMode = mode === 'keys' ? 'convert' : mode
+    let out: Json[] | null = null
+    for (let i = 0; i < value.length; i++) {
+      const v: unknown = value[i]
+      const n = isContainer(v) ? normalizeDeep(v, childMode, renamed) : normalizeLeaf(v)
+      if (out === null && n !== v) out = value.slice(0, i) as Json[]
+      if (out !== null) out.push(n)
+    }
+    return out ?? (value as Json[])
+  }
+  if (isContainer(value)) {
+    const input = value as Record<string, unknown>
+    // for…in allocates nothing, unlike Object.keys: a snake_case subtree (the usual case) is only read.
+    for (const key in input) {
+      if (!Object.hasOwn(input, key)) continue
+      const v = input[key]
+      const name = mode === 'convert' ? snakeCase(key) : key
+      const n = isContainer(v) ? normalizeDeep(v, childModeOf(mode, name), renamed) : normalizeLeaf(v)
+      if (n !== v || name !== key) return rebuildObject(input, mode, renamed, key, n)
+    }
+    return input as JsonObject
+  }
+  return normalizeLeaf(value)
+}
+
+/**
+ * `normalizeDeep` of an object that changes, first at `changedKey` (normalised to `changed`): a renamed, normalised
+ * copy. The keys before `changedKey` are unchanged; `changed` is reused, as normalising it again would double the
+ * work at every level of a camelCase document.
+ */
+function rebuildObject(input: Record<string, unknown>, mode: Mode, renamed: RenameMap, changedKey: string, changed: Json): JsonObject {
+  const out: JsonObject = {}
+  let isRenamed = false
+  let before = true
+  for (const key of Object.keys(input)) {
+    const v = input[key]
+    if (before && key !== changedKey) {
+      out[key] = v as Json
+      continue
+    }
+    const name = mode === 'convert' ? snakeCase(key) : key
+    if (name !== key) isRenamed = true
+    if (before) out[name] = changed
+    else out[name] = isContainer(v) ? normalizeDeep(v, childModeOf(mode, name), renamed) : normalizeLeaf(v)
+    before = false
+  }
+  if (isRenamed) renamed.set(out, input)
+  return out
+}
+
+const EMPTY: JsonObject = Object.freeze({}) as JsonObject
+
+/** The object at `key` as it is (no view), or a shared empty object: for reading only, never for the model to keep. */
+function objIn(o: JsonObject, key: string): JsonObject {
+  const v = o[key]
+  return isObject(v) ? v : EMPTY
+}
+
+/**
+ * One level of `normalize` in convert mode: the object with its keys in snake_case, its values as they are (read
+ * them through `view` again). The object itself when no key is camelCase, as in any v3 `/config_dump`.
+ * Reads of strings, numbers and booleans through `strAt`/`numAt`/`boolAt` give what they give on the normalised
+ * object; objects kept by the model must come from `normalizeDeep` instead.
+ */
+function view(value: Json | undefined, renamed?: RenameMap): JsonObject {
+  if (!isObject(value)) return EMPTY
+  let camel = false
+  for (const key in value) {
+    if (hasUpperCase(key) && snakeCase(key) !== key) {
+      camel = true
+      break
+    }
+  }
+  if (!camel) return value
+  const out: JsonObject = {}
+  for (const key of Object.keys(value)) out[snakeCase(key)] = value[key]
+  renamed?.set(out, value)
+  return out
+}
+
+/** `view` of the object at `key`. */
+function viewAt(o: JsonObject, key: string, renamed?: RenameMap): JsonObject {
+  return view(o[key], renamed)
+}
+
+/** The original key (escaped for a pointer) of field `key` of the normalised object `o`: a later duplicate wins. */
+function keyOf(ctx: Ctx, o: JsonObject, key: string): string {
+  const original = ctx.renamed.get(o)
+  if (original === undefined) return key
+  let found = key
+  for (const k of Object.keys(original)) if (snakeCase(k) === key) found = k
+  return escapePointer(found)
+}
+
+const CAMEL_CASE = new Map<string, string>()
+
+/** The camelCase spelling that normalises to the snake_case `key` (`key` itself when there is none). */
+function camelCaseOf(key: string): string {
+  let camel = CAMEL_CASE.get(key)
+  if (camel === undefined) {
+    camel = key.replace(/_([a-z])/g, (_m, c: string) => c.toUpperCase())
+    if (snakeCase(camel) !== key) camel = key
+    CAMEL_CASE.set(key, camel)
+  }
+  return camel
+}
+
+/**
+ * The key of raw JSON `o` (convert mode) that its normalised form has at `key`, or null: `key` or its camelCase
+ * spelling, the later one when both are there (as in `normalize`). Reads one field without viewing the object.
+ */
+function sourceKey(o: JsonObject, key: string): string | null {
+  const camel = camelCaseOf(key)
+  const hasKey = Object.hasOwn(o, key)
+  if (camel === key) return hasKey ? key : null
+  const hasCamel = Object.hasOwn(o, camel)
+  if (hasKey && hasCamel) {
+    const keys = Object.keys(o)
+    return keys.indexOf(key) > keys.indexOf(camel) ? key : camel
+  }
+  return hasKey ? key : hasCamel ? camel : null
+}
+
+/** `fn` over the object at field `key` of raw JSON `o` (whose pointer is `pointer`) and its pointer, if it is one. */
+function withObjectField(o: JsonObject, key: string, pointer: string, fn: (value: JsonObject, pointer: string) => void): void {
+  const k = sourceKey(o, key)
+  if (k === null) return
+  const v = o[k]
+  if (isObject(v)) fn(v, `${pointer}/${escapePointer(k)}`)
+}
+
+/** Whether every element is an object (a hole is not: `every` would skip it). */
+function allObjects(list: Json[]): boolean {
+  for (let i = 0; i < list.length; i++) if (!isObject(list[i])) return false
+  return true
+}
+
+/** `fn` over the object elements of array field `key` of `o` (whose pointer is `pointer`), with their pointers. */
+function mapObjects<T>(ctx: Ctx, o: JsonObject, key: string, pointer: string, fn: (el: JsonObject, pointer: string, index: number) => T): T[] {
+  const list = o[key]
+  if (!Array.isArray(list) || list.length === 0) return []
+  const base = `${pointer}/${keyOf(ctx, o, key)}`
+  // Arrays of objects only (the usual case) are mapped at their exact length: growing by push reserves slack.
+  if (allObjects(list)) return list.map((el, i) => fn(el as JsonObject, `${base}/${i}`, i))
+  const out: T[] = []
+  for (let i = 0; i < list.length; i++) {
+    const el = list[i]
+    if (isObject(el)) out.push(fn(el, `${base}/${i}`, out.length))
+  }
+  return out
+}
+
 // ---------------------------------------------------------------------------------------------
 // Parsing context
 
 interface Ctx {
   file: string
-  ptrs: PointerMap
+  renamed: RenameMap
 }
 
-function src(ctx: Ctx, o: object | null | undefined, fallback = ''): SourceRef {
-  const pointer = (o && ctx.ptrs.get(o)) ?? fallback
+function src(ctx: Ctx, pointer: string): SourceRef {
   return { file: ctx.file, pointer }
-}
-
-function ptr(ctx: Ctx, o: object | null | undefined): string {
-  return (o && ctx.ptrs.get(o)) ?? ''
 }
 
 /** `{typeUrl, config}` of a filter: typed_config (TypedStruct unwrapped) or the v2 `config` Struct. */
@@ -223,11 +395,24 @@ function filterConfig(f: JsonObject): { typeUrl: string | null; config: JsonObje
       return { typeUrl: shortTypeUrl(strAt(tc, 'type_url')), config: objAt(tc, 'value') }
     }
     const config: JsonObject = {}
-    for (const [k, v] of Object.entries(tc)) if (k !== '@type') config[k] = v
+    for (const k in tc) if (k !== '@type' && Object.hasOwn(tc, k)) config[k] = tc[k]
     return { typeUrl: url, config }
   }
   if (isObject(f.config)) return { typeUrl: null, config: f.config }
   return { typeUrl: null, config: {} }
+}
+
+/** The object whose fields `filterConfig` returns, and its pointer (for an inline route_config). */
+function filterConfigSite(ctx: Ctx, f: JsonObject, pointer: string): { holder: JsonObject; pointer: string } {
+  const tc = f.typed_config
+  if (isObject(tc)) {
+    const at = `${pointer}/${keyOf(ctx, f, 'typed_config')}`
+    const url = shortTypeUrl(strAt(tc, '@type'))
+    if (url !== null && /(^|\.)TypedStruct$/.test(url)) return { holder: objIn(tc, 'value'), pointer: `${at}/${keyOf(ctx, tc, 'value')}` }
+    return { holder: tc, pointer: at }
+  }
+  if (isObject(f.config)) return { holder: f.config, pointer: `${pointer}/${keyOf(ctx, f, 'config')}` }
+  return { holder: {}, pointer: '' }
 }
 
 function roleBy<R extends string>(
@@ -260,53 +445,106 @@ const NETWORK_FILTER_ROLES: Array<{ role: NetworkFilterRole; suffixes: string[];
 ]
 
 function socketAddress(address: JsonObject): SocketAddress | null {
-  const sa = objAt(address, 'socket_address')
+  const sa = viewAt(address, 'socket_address')
   const ip = strAt(sa, 'address')
   if (ip === null) return null
-  return { ip: canonicalIp(ip), port: numAt(sa, 'port_value') ?? 0, ...(boolAt(sa, 'ipv4_compat') === true ? { ipv4Compat: true } : {}) }
+  const out: SocketAddress = { ip: canonicalIp(ip), port: numAt(sa, 'port_value') ?? 0 }
+  if (boolAt(sa, 'ipv4_compat') === true) out.ipv4Compat = true
+  return out
 }
 
-function cidrs(list: Json[]): CidrRange[] {
-  return list.filter(isObject).map((c) => ({ addressPrefix: canonicalIp(strAt(c, 'address_prefix') ?? ''), prefixLen: numAt(c, 'prefix_len') ?? 0 }))
+const NO_ITEMS: readonly Json[] = Object.freeze([])
+
+/** The array at `key` as it is, or a shared empty one: for reading only, never for the model to keep. */
+function arrIn(o: JsonObject, key: string): readonly Json[] {
+  const v = o[key]
+  return Array.isArray(v) ? v : NO_ITEMS
+}
+
+// The helpers below use index loops: for…of allocates an iterator result per element until the JIT optimises it,
+// and a dump is loaded once.
+
+/** `s.toLowerCase()` without copying a string that has no upper-case letter (toLowerCase always copies). */
+function lowerCase(s: string): string {
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i)
+    if ((c >= 65 && c <= 90) || c > 127) return s.toLowerCase()
+  }
+  return s
+}
+
+/** The strings of a JSON array (lower-cased if asked), in one new array. */
+function stringsOf(list: readonly Json[], lower: boolean): string[] {
+  let all = true
+  for (let i = 0; i < list.length && all; i++) all = typeof list[i] === 'string'
+  if (all) return lower ? list.map((v) => lowerCase(v as string)) : (list.slice() as string[])
+  const out: string[] = []
+  for (let i = 0; i < list.length; i++) {
+    const v = list[i]
+    if (typeof v === 'string') out.push(lower ? lowerCase(v) : v)
+  }
+  return out
+}
+
+function cidrs(list: readonly Json[]): CidrRange[] {
+  const out: CidrRange[] = []
+  for (let i = 0; i < list.length; i++) {
+    const c = list[i]
+    if (isObject(c)) out.push({ addressPrefix: canonicalIp(strAt(c, 'address_prefix') ?? ''), prefixLen: numAt(c, 'prefix_len') ?? 0 })
+  }
+  return out
+}
+
+function ports(list: readonly Json[]): number[] {
+  const out: number[] = []
+  for (let i = 0; i < list.length; i++) {
+    const n = Number(list[i])
+    if (Number.isFinite(n)) out.push(n)
+  }
+  return out
 }
 
 function parseFilterChainMatch(m: JsonObject): FilterChainMatch {
   const st = strAt(m, 'source_type')
   return {
     destinationPort: numAt(m, 'destination_port'),
-    prefixRanges: cidrs(arrAt(m, 'prefix_ranges')),
-    serverNames: arrAt(m, 'server_names').filter((s): s is string => typeof s === 'string').map((s) => s.toLowerCase()),
+    prefixRanges: cidrs(arrIn(m, 'prefix_ranges')),
+    serverNames: stringsOf(arrIn(m, 'server_names'), true),
     transportProtocol: strAt(m, 'transport_protocol') ?? '',
-    applicationProtocols: arrAt(m, 'application_protocols').filter((s): s is string => typeof s === 'string'),
-    directSourcePrefixRanges: cidrs(arrAt(m, 'direct_source_prefix_ranges')),
+    applicationProtocols: stringsOf(arrIn(m, 'application_protocols'), false),
+    directSourcePrefixRanges: cidrs(arrIn(m, 'direct_source_prefix_ranges')),
     sourceType: st === 'SAME_IP_OR_LOOPBACK' || st === 'EXTERNAL' ? st : 'ANY',
-    sourcePrefixRanges: cidrs(arrAt(m, 'source_prefix_ranges')),
-    sourcePorts: arrAt(m, 'source_ports').map((p) => Number(p)).filter((p) => Number.isFinite(p)),
+    sourcePrefixRanges: cidrs(arrIn(m, 'source_prefix_ranges')),
+    sourcePorts: ports(arrIn(m, 'source_ports')),
   }
 }
 
-function parseHttpFilter(ctx: Ctx, f: JsonObject): HttpFilter {
+function parseHttpFilter(ctx: Ctx, f: JsonObject, pointer: string): HttpFilter {
   const { typeUrl, config } = filterConfig(f)
-  return { kind: 'http-filter', name: strAt(f, 'name') ?? '', typeUrl, config, disabled: boolAt(f, 'disabled') ?? false, source: src(ctx, f) }
+  return { kind: 'http-filter', name: strAt(f, 'name') ?? '', typeUrl, config, disabled: boolAt(f, 'disabled') ?? false, source: src(ctx, pointer) }
 }
 
-function parseHcm(ctx: Ctx, config: JsonObject): HttpConnectionManager {
+/** `site`: where the config's fields sit in the document (see filterConfigSite). */
+function parseHcm(ctx: Ctx, config: JsonObject, site: { holder: JsonObject; pointer: string }): HttpConnectionManager {
   let routeSource: HttpConnectionManager['routeSource'] = { kind: 'none' }
   if (isObject(config.rds)) routeSource = { kind: 'rds', routeConfigName: strAt(config.rds, 'route_config_name') ?? '' }
-  else if (isObject(config.route_config)) routeSource = { kind: 'route_config', routeConfig: parseRouteConfiguration(ctx, config.route_config, true) }
-  else if (isObject(config.scoped_routes)) routeSource = { kind: 'scoped_routes' }
+  else if (isObject(config.route_config)) {
+    const pointer = `${site.pointer}/${keyOf(ctx, site.holder, 'route_config')}`
+    routeSource = { kind: 'route_config', routeConfig: parseRouteConfiguration(ctx, config.route_config, pointer, true) }
+  } else if (isObject(config.scoped_routes)) routeSource = { kind: 'scoped_routes' }
   return {
     kind: 'http_connection_manager',
     statPrefix: strAt(config, 'stat_prefix') ?? '',
     routeSource,
-    httpFilters: arrAt(config, 'http_filters').filter(isObject).map((f) => parseHttpFilter(ctx, f)),
+    // The same array as in site.holder (config may be a copy without '@type'), whose keys the pointers name.
+    httpFilters: mapObjects(ctx, site.holder, 'http_filters', site.pointer, (f, p) => parseHttpFilter(ctx, f, p)),
     stripMatchingHostPort: boolAt(config, 'strip_matching_host_port') ?? false,
     stripAnyHostPort: boolAt(config, 'strip_any_host_port') ?? false,
   }
 }
 
 function parseTcpProxy(config: JsonObject): TcpProxy {
-  const weighted = arrAt(objAt(config, 'weighted_clusters'), 'clusters')
+  const weighted = arrAt(objIn(config, 'weighted_clusters'), 'clusters')
     .filter(isObject)
     .map((c) => ({ name: strAt(c, 'name') ?? '', weight: numAt(c, 'weight') ?? 0 }))
   return {
@@ -314,11 +552,11 @@ function parseTcpProxy(config: JsonObject): TcpProxy {
     statPrefix: strAt(config, 'stat_prefix') ?? '',
     cluster: strAt(config, 'cluster'),
     weightedClusters: weighted,
-    deprecatedRoutes: arrAt(objAt(config, 'deprecated_v1'), 'routes').filter(isObject),
+    deprecatedRoutes: arrAt(objIn(config, 'deprecated_v1'), 'routes').filter(isObject),
   }
 }
 
-function parseNetworkFilter(ctx: Ctx, f: JsonObject): NetworkFilter {
+function parseNetworkFilter(ctx: Ctx, f: JsonObject, pointer: string): NetworkFilter {
   const name = strAt(f, 'name') ?? ''
   const { typeUrl, config } = filterConfig(f)
   const role = roleBy(typeUrl, name, NETWORK_FILTER_ROLES, 'other')
@@ -328,31 +566,32 @@ function parseNetworkFilter(ctx: Ctx, f: JsonObject): NetworkFilter {
     typeUrl,
     role,
     config,
-    hcm: role === 'http_connection_manager' ? parseHcm(ctx, config) : null,
+    hcm: role === 'http_connection_manager' ? parseHcm(ctx, config, filterConfigSite(ctx, f, pointer)) : null,
     tcpProxy: role === 'tcp_proxy' ? parseTcpProxy(config) : null,
-    source: src(ctx, f),
+    source: src(ctx, pointer),
   }
 }
 
-function parseFilterChain(ctx: Ctx, fc: JsonObject, index: number): FilterChain {
-  const ts = objAt(fc, 'transport_socket')
+function parseFilterChain(ctx: Ctx, fc: JsonObject, pointer: string, index: number): FilterChain {
+  const ts = objIn(fc, 'transport_socket')
   const transportSocket = strAt(ts, 'name') ?? (isObject(fc.tls_context) ? 'tls' : null)
   return {
     kind: 'filter-chain',
     name: strAt(fc, 'name'),
     index,
-    match: parseFilterChainMatch(objAt(fc, 'filter_chain_match')),
-    filters: arrAt(fc, 'filters').filter(isObject).map((f) => parseNetworkFilter(ctx, f)),
+    match: parseFilterChainMatch(objIn(fc, 'filter_chain_match')),
+    filters: mapObjects(ctx, fc, 'filters', pointer, (f, p) => parseNetworkFilter(ctx, f, p)),
     transportSocket,
-    source: src(ctx, fc),
+    source: src(ctx, pointer),
   }
 }
 
-function parseListener(ctx: Ctx, l: JsonObject, state: ListenerState): Listener {
-  const address = objAt(l, 'address')
+/** Parses one Listener, normalised whole (`normalizeDeep`): its filter configs are kept as JSON. */
+function parseListener(ctx: Ctx, l: JsonObject, pointer: string, state: ListenerState): Listener {
+  const address = objIn(l, 'address')
   const sock = socketAddress(address)
   const addressKind = sock ? 'socket' : isObject(address.pipe) ? 'pipe' : isObject(address.envoy_internal_address) ? 'internal' : 'none'
-  const deprecatedBind = boolAt(objAt(l, 'deprecated_v1'), 'bind_to_port')
+  const deprecatedBind = boolAt(objIn(l, 'deprecated_v1'), 'bind_to_port')
   const bind = boolAt(l, 'bind_to_port') ?? deprecatedBind ?? true
   return {
     kind: 'listener',
@@ -360,7 +599,7 @@ function parseListener(ctx: Ctx, l: JsonObject, state: ListenerState): Listener 
     address: sock,
     additionalAddresses: arrAt(l, 'additional_addresses')
       .filter(isObject)
-      .map((a) => socketAddress(objAt(a, 'address')))
+      .map((a) => socketAddress(objIn(a, 'address')))
       .filter((a): a is SocketAddress => a !== null),
     addressKind,
     state,
@@ -368,24 +607,22 @@ function parseListener(ctx: Ctx, l: JsonObject, state: ListenerState): Listener 
     bindToPort: bind,
     transparent: boolAt(l, 'transparent') ?? false,
     trafficDirection: strAt(l, 'traffic_direction'),
-    listenerFilters: arrAt(l, 'listener_filters')
-      .filter(isObject)
-      .map((f): ListenerFilter => {
-        const name = strAt(f, 'name') ?? ''
-        const { typeUrl } = filterConfig(f)
-        return {
-          kind: 'listener-filter',
-          name,
-          typeUrl,
-          role: roleBy(typeUrl, name, LISTENER_FILTER_ROLES, 'other'),
-          filterDisabled: isObject(f.filter_disabled) ? f.filter_disabled : null,
-          source: src(ctx, f),
-        }
-      }),
-    filterChains: arrAt(l, 'filter_chains').filter(isObject).map((fc, i) => parseFilterChain(ctx, fc, i)),
-    defaultFilterChain: isObject(l.default_filter_chain) ? parseFilterChain(ctx, l.default_filter_chain, -1) : null,
+    listenerFilters: mapObjects(ctx, l, 'listener_filters', pointer, (f, p): ListenerFilter => {
+      const name = strAt(f, 'name') ?? ''
+      const { typeUrl } = filterConfig(f)
+      return {
+        kind: 'listener-filter',
+        name,
+        typeUrl,
+        role: roleBy(typeUrl, name, LISTENER_FILTER_ROLES, 'other'),
+        filterDisabled: isObject(f.filter_disabled) ? f.filter_disabled : null,
+        source: src(ctx, p),
+      }
+    }),
+    filterChains: mapObjects(ctx, l, 'filter_chains', pointer, (fc, p, i) => parseFilterChain(ctx, fc, p, i)),
+    defaultFilterChain: isObject(l.default_filter_chain) ? parseFilterChain(ctx, l.default_filter_chain, `${pointer}/${keyOf(ctx, l, 'default_filter_chain')}`, -1) : null,
     filterChainMatcher: isObject(l.filter_chain_matcher) ? l.filter_chain_matcher : null,
-    source: src(ctx, l),
+    source: src(ctx, pointer),
   }
 }
 
@@ -412,7 +649,7 @@ function parseRouteAction(r: JsonObject): RouteAction {
   if (isObject(r.redirect)) return { kind: 'redirect', config: r.redirect }
   if (isObject(r.direct_response)) {
     const dr = r.direct_response
-    const body = objAt(dr, 'body')
+    const body = objIn(dr, 'body')
     return { kind: 'direct_response', status: numAt(dr, 'status') ?? 200, body: strAt(body, 'inline_string') ?? strAt(body, 'inline_bytes'), config: dr }
   }
   if (isObject(r.non_forwarding_action)) return { kind: 'non_forwarding', config: r.non_forwarding_action }
@@ -420,8 +657,8 @@ function parseRouteAction(r: JsonObject): RouteAction {
   return { kind: 'none', config: {} }
 }
 
-function parseRoute(ctx: Ctx, r: JsonObject, index: number): Route {
-  const istio = objAt(objAt(objAt(r, 'metadata'), 'filter_metadata'), 'istio')
+function parseRoute(ctx: Ctx, r: JsonObject, pointer: string, index: number): Route {
+  const istio = objIn(objIn(objIn(r, 'metadata'), 'filter_metadata'), 'istio')
   return {
     kind: 'route',
     name: strAt(r, 'name'),
@@ -430,42 +667,41 @@ function parseRoute(ctx: Ctx, r: JsonObject, index: number): Route {
     action: parseRouteAction(r),
     istioConfig: strAt(istio, 'config'),
     raw: r,
-    source: src(ctx, r),
+    source: src(ctx, pointer),
   }
 }
 
-function parseVirtualHost(ctx: Ctx, v: JsonObject): VirtualHost {
+function parseVirtualHost(ctx: Ctx, v: JsonObject, pointer: string): VirtualHost {
   return {
     kind: 'virtual-host',
     name: strAt(v, 'name') ?? '',
-    domains: arrAt(v, 'domains').filter((d): d is string => typeof d === 'string').map((d) => d.toLowerCase()),
-    routes: arrAt(v, 'routes').filter(isObject).map((r, i) => parseRoute(ctx, r, i)),
+    domains: stringsOf(arrIn(v, 'domains'), true),
+    routes: mapObjects(ctx, v, 'routes', pointer, (r, p, i) => parseRoute(ctx, r, p, i)),
     raw: v,
-    source: src(ctx, v),
+    source: src(ctx, pointer),
   }
 }
 
-/** Parses one RouteConfiguration (already normalised JSON). */
-function parseRouteConfiguration(ctx: Ctx, rc: JsonObject, inline: boolean): RouteConfiguration {
+/** Parses one RouteConfiguration, normalised whole (`normalizeDeep`): the model keeps its JSON. */
+function parseRouteConfiguration(ctx: Ctx, rc: JsonObject, pointer: string, inline: boolean): RouteConfiguration {
   const vh = strAt(rc, 'vhost_header')
   return {
     kind: 'route-config',
     name: strAt(rc, 'name') ?? '',
-    virtualHosts: arrAt(rc, 'virtual_hosts').filter(isObject).map((v) => parseVirtualHost(ctx, v)),
+    virtualHosts: mapObjects(ctx, rc, 'virtual_hosts', pointer, (v, p) => parseVirtualHost(ctx, v, p)),
     ignorePortInHostMatching: boolAt(rc, 'ignore_port_in_host_matching') ?? false,
     vhostHeader: vh === null || vh === '' ? null : vh.toLowerCase(),
     inline,
     raw: rc,
-    source: src(ctx, rc),
+    source: src(ctx, pointer),
   }
 }
 
 /** Parses a bare RouteConfiguration value (e.g. a router check tool config) into the model type. */
 export function loadRouteConfiguration(value: unknown, file = 'route_config'): RouteConfiguration {
   if (!isObject(value as Json)) throw new EnvoyConfigError(file, '', 'not-a-route-configuration', 'expected a RouteConfiguration object')
-  const ctx: Ctx = { file, ptrs: new Map() }
-  const norm = normalize(value, '', ctx.ptrs, 'convert') as JsonObject
-  return parseRouteConfiguration(ctx, norm, false)
+  const ctx: Ctx = { file, renamed: new Map() }
+  return parseRouteConfiguration(ctx, normalizeDeep(value, 'convert', ctx.renamed) as JsonObject, '', false)
 }
 
 const HEALTH: HealthStatus[] = ['UNKNOWN', 'HEALTHY', 'UNHEALTHY', 'DRAINING', 'TIMEOUT', 'DEGRADED']
@@ -476,12 +712,14 @@ function healthStatus(v: Json | undefined): HealthStatus {
   return 'UNKNOWN'
 }
 
-function parseLbEndpoint(ctx: Ctx, e: JsonObject): LbEndpoint {
-  const ep = objAt(e, 'endpoint')
-  const address = objAt(ep, 'address')
+/** Parses one LbEndpoint (raw JSON, read through views). */
+function parseLbEndpoint(ctx: Ctx, raw: JsonObject, pointer: string): LbEndpoint {
+  const e = view(raw)
+  const ep = viewAt(e, 'endpoint')
+  const address = viewAt(ep, 'address')
   const sock = socketAddress(address)
-  const pipe = strAt(objAt(address, 'pipe'), 'path')
-  const internal = objAt(address, 'envoy_internal_address')
+  const pipe = strAt(viewAt(address, 'pipe'), 'path')
+  const internal = viewAt(address, 'envoy_internal_address')
   // Pipes print as unix://<path>, as in /clusters.
   const ip = sock?.ip ?? (pipe !== null ? `unix://${pipe}` : null) ?? (strAt(internal, 'server_listener_name') !== null ? `envoy://${strAt(internal, 'server_listener_name')}/${strAt(internal, 'endpoint_id') ?? ''}` : '')
   return {
@@ -491,131 +729,141 @@ function parseLbEndpoint(ctx: Ctx, e: JsonObject): LbEndpoint {
     healthStatus: healthStatus(e.health_status),
     weight: numAt(e, 'load_balancing_weight') ?? 1,
     hostname: strAt(ep, 'hostname'),
-    transportSocketMatch: stringMap(objAt(objAt(objAt(e, 'metadata'), 'filter_metadata'), 'envoy.transport_socket_match')),
-    source: src(ctx, e),
+    transportSocketMatch: stringMap(objIn(objIn(viewAt(e, 'metadata'), 'filter_metadata'), 'envoy.transport_socket_match')),
+    source: src(ctx, pointer),
   }
 }
 
 function stringMap(o: JsonObject): Record<string, string> | null {
-  const entries = Object.entries(o).filter((kv): kv is [string, string] => typeof kv[1] === 'string')
-  return entries.length === 0 ? null : Object.fromEntries(entries)
+  let out: Record<string, string> | null = null
+  for (const key of Object.keys(o)) {
+    const v = o[key]
+    if (typeof v === 'string') (out ??= {})[key] = v
+  }
+  return out
 }
 
 const UPSTREAM_TLS_TYPES = ['envoy.extensions.transport_sockets.tls.v3.UpstreamTlsContext', 'envoy.api.v2.auth.UpstreamTlsContext']
 const PLAINTEXT_SOCKETS = ['envoy.transport_sockets.raw_buffer', 'raw_buffer', 'envoy.extensions.transport_sockets.raw_buffer.v3.RawBuffer']
 
-/** A `transport_socket` (or v2 `tls_context`) → TLS facts; null for plaintext. */
+/** A `transport_socket` (or v2 `tls_context`) view → TLS facts; null for plaintext. */
 function parseUpstreamTransport(socket: JsonObject, v2TlsContext: JsonObject | null): UpstreamTransport | null {
   const tlsFacts = (t: JsonObject, name: string): UpstreamTransport => ({
     kind: 'tls',
     sni: strAt(t, 'sni'),
-    alpn: arrAt(objAt(t, 'common_tls_context'), 'alpn_protocols').filter((a): a is string => typeof a === 'string'),
+    alpn: arrAt(viewAt(t, 'common_tls_context'), 'alpn_protocols').filter((a): a is string => typeof a === 'string'),
     name,
   })
   if (v2TlsContext !== null) return tlsFacts(v2TlsContext, 'tls_context')
   if (Object.keys(socket).length === 0) return null
   const name = strAt(socket, 'name') ?? ''
-  const typed = objAt(socket, 'typed_config')
+  const typed = viewAt(socket, 'typed_config')
   const type = shortTypeUrl(strAt(typed, '@type'))
   if (type !== null && UPSTREAM_TLS_TYPES.includes(type)) return tlsFacts(typed, name || type)
-  if (type === null && (name === 'envoy.transport_sockets.tls' || name === 'tls')) return tlsFacts(objAt(socket, 'config'), name)
+  if (type === null && (name === 'envoy.transport_sockets.tls' || name === 'tls')) return tlsFacts(viewAt(socket, 'config'), name)
   if (PLAINTEXT_SOCKETS.includes(type ?? name)) return null
   return { kind: 'unknown', sni: null, alpn: [], name: type ?? name }
 }
 
-function parseLoadAssignment(ctx: Ctx, cla: JsonObject, fallbackName = ''): ClusterLoadAssignment {
-  const endpoints: LocalityLbEndpoints[] = arrAt(cla, 'endpoints')
-    .filter(isObject)
-    .map((le) => {
-      const loc = objAt(le, 'locality')
-      return {
-        locality: { region: strAt(loc, 'region') ?? '', zone: strAt(loc, 'zone') ?? '', subZone: strAt(loc, 'sub_zone') ?? '' },
-        priority: numAt(le, 'priority') ?? 0,
-        weight: numAt(le, 'load_balancing_weight'),
-        lbEndpoints: arrAt(le, 'lb_endpoints').filter(isObject).map((e) => parseLbEndpoint(ctx, e)),
-      }
-    })
+/** Parses one ClusterLoadAssignment (raw JSON, read through views). */
+function parseLoadAssignment(ctx: Ctx, raw: JsonObject, pointer: string, fallbackName = ''): ClusterLoadAssignment {
+  const cla = view(raw, ctx.renamed)
+  const endpoints = mapObjects(ctx, cla, 'endpoints', pointer, (rawLe, lePointer): LocalityLbEndpoints => {
+    const le = view(rawLe, ctx.renamed)
+    const loc = viewAt(le, 'locality')
+    return {
+      locality: { region: strAt(loc, 'region') ?? '', zone: strAt(loc, 'zone') ?? '', subZone: strAt(loc, 'sub_zone') ?? '' },
+      priority: numAt(le, 'priority') ?? 0,
+      weight: numAt(le, 'load_balancing_weight'),
+      lbEndpoints: mapObjects(ctx, le, 'lb_endpoints', lePointer, (e, p) => parseLbEndpoint(ctx, e, p)),
+    }
+  })
   return {
     kind: 'cluster-load-assignment',
     clusterName: strAt(cla, 'cluster_name') ?? fallbackName,
     endpoints,
-    overprovisioningFactor: numAt(objAt(cla, 'policy'), 'overprovisioning_factor') ?? 140,
-    source: src(ctx, cla),
+    overprovisioningFactor: numAt(viewAt(cla, 'policy'), 'overprovisioning_factor') ?? 140,
+    source: src(ctx, pointer),
   }
 }
 
 const CLUSTER_TYPES: ClusterDiscoveryType[] = ['STATIC', 'STRICT_DNS', 'LOGICAL_DNS', 'EDS', 'ORIGINAL_DST']
 
-function parseCluster(ctx: Ctx, c: JsonObject, state: Cluster['state']): Cluster {
+/** Parses one Cluster (raw JSON, read through views: the model keeps none of its JSON). */
+function parseCluster(ctx: Ctx, raw: JsonObject, pointer: string, state: Cluster['state']): Cluster {
+  const c = view(raw, ctx.renamed)
   const name = strAt(c, 'name') ?? ''
   let type: ClusterDiscoveryType = 'STATIC'
   let extensionType: string | null = null
   const t = c.type
   if (isObject(c.cluster_type)) {
+    const ct = view(c.cluster_type)
     type = 'extension'
-    extensionType = shortTypeUrl(strAt(objAt(c.cluster_type, 'typed_config'), '@type')) ?? strAt(c.cluster_type, 'name')
+    extensionType = shortTypeUrl(strAt(viewAt(ct, 'typed_config'), '@type')) ?? strAt(ct, 'name')
   } else if (typeof t === 'string' && (CLUSTER_TYPES as string[]).includes(t)) type = t as ClusterDiscoveryType
   else if (typeof t === 'number') type = CLUSTER_TYPES[t] ?? 'STATIC'
   let loadAssignment: ClusterLoadAssignment | null = null
-  if (isObject(c.load_assignment)) loadAssignment = parseLoadAssignment(ctx, c.load_assignment, name)
+  if (isObject(c.load_assignment)) loadAssignment = parseLoadAssignment(ctx, c.load_assignment, `${pointer}/${keyOf(ctx, c, 'load_assignment')}`, name)
   else if (Array.isArray(c.hosts)) {
-    // v2 `hosts` (deprecated): plain addresses, no health status.
-    const lbEndpoints = c.hosts.filter(isObject).map((h) => parseLbEndpoint(ctx, { endpoint: { address: h } }))
-    lbEndpoints.forEach((e, i) => (e.source = { file: ctx.file, pointer: `${ptr(ctx, c)}/hosts/${i}` }))
+    // v2 `hosts` (deprecated): plain addresses, no health status; pointers count the object hosts only.
+    const lbEndpoints = c.hosts.filter(isObject).map((h, i) => parseLbEndpoint(ctx, { endpoint: { address: h } }, `${pointer}/hosts/${i}`))
     loadAssignment = {
       kind: 'cluster-load-assignment',
       clusterName: name,
       endpoints: [{ locality: { region: '', zone: '', subZone: '' }, priority: 0, weight: null, lbEndpoints }],
       overprovisioningFactor: 140,
-      source: { file: ctx.file, pointer: `${ptr(ctx, c)}/hosts` },
+      source: { file: ctx.file, pointer: `${pointer}/hosts` },
     }
   }
-  const istio = objAt(objAt(objAt(c, 'metadata'), 'filter_metadata'), 'istio')
+  const istio = objIn(objIn(viewAt(c, 'metadata'), 'filter_metadata'), 'istio')
   // BindConfig.source_address is a SocketAddress itself (envoy address.proto), not an Address.
-  const bindSource = objAt(objAt(c, 'upstream_bind_config'), 'source_address')
+  const bindSource = viewAt(viewAt(c, 'upstream_bind_config'), 'source_address')
   const bind = socketAddress(isObject(bindSource.socket_address) ? bindSource : { socket_address: bindSource })
   // A Percent message written as {} means 0% (panic mode disabled), as Istio sets with outlier detection.
-  const hpt = objAt(c, 'common_lb_config').healthy_panic_threshold
-  const panic = isObject(hpt) ? (numAt(hpt, 'value') ?? 0) : typeof hpt === 'number' ? hpt : null
+  const hpt = viewAt(c, 'common_lb_config').healthy_panic_threshold
+  const panic = isObject(hpt) ? (numAt(view(hpt), 'value') ?? 0) : typeof hpt === 'number' ? hpt : null
   return {
     kind: 'cluster',
     name,
     type,
     extensionType,
     lbPolicy: strAt(c, 'lb_policy') ?? 'ROUND_ROBIN',
-    edsServiceName: strAt(objAt(c, 'eds_cluster_config'), 'service_name'),
+    edsServiceName: strAt(viewAt(c, 'eds_cluster_config'), 'service_name'),
     loadAssignment,
     state,
     istioConfig: strAt(istio, 'config'),
     upstreamBindAddress: bind?.ip ?? null,
     healthyPanicThreshold: panic ?? 50,
-    transportSocket: parseUpstreamTransport(objAt(c, 'transport_socket'), isObject(c.tls_context) ? c.tls_context : null),
-    transportSocketMatches: arrAt(c, 'transport_socket_matches').filter(isObject).map((m) => ({
-      name: strAt(m, 'name') ?? '',
-      match: stringMap(objAt(m, 'match')) ?? {},
-      transport: parseUpstreamTransport(objAt(m, 'transport_socket'), null),
-    })),
-    source: src(ctx, c),
+    transportSocket: parseUpstreamTransport(viewAt(c, 'transport_socket'), isObject(c.tls_context) ? view(c.tls_context) : null),
+    transportSocketMatches: arrAt(c, 'transport_socket_matches')
+      .filter(isObject)
+      .map((raw) => {
+        const m = view(raw)
+        return { name: strAt(m, 'name') ?? '', match: stringMap(viewAt(m, 'match')) ?? {}, transport: parseUpstreamTransport(viewAt(m, 'transport_socket'), null) }
+      }),
+    source: src(ctx, pointer),
   }
 }
 
-function parseBootstrap(ctx: Ctx, b: JsonObject): Bootstrap {
-  const node = objAt(b, 'node')
-  const ua = objAt(objAt(node, 'user_agent_build_version'), 'version')
+/** Parses the bootstrap (raw JSON, read through views). */
+function parseBootstrap(ctx: Ctx, raw: JsonObject, pointer: string): Bootstrap {
+  const b = view(raw)
+  const node = viewAt(b, 'node')
+  const ua = viewAt(viewAt(node, 'user_agent_build_version'), 'version')
   const envoyVersion =
     numAt(ua, 'major_number') !== null
       ? `${numAt(ua, 'major_number')}.${numAt(ua, 'minor_number') ?? 0}.${numAt(ua, 'patch') ?? 0}`
       : // build_version reads `<sha>/1.11.0-dev/Clean/RELEASE/BoringSSL`.
         (/\/(\d+\.\d+\.\d+)/.exec(strAt(node, 'build_version') ?? '')?.[1] ?? null)
-  const meta = objAt(node, 'metadata')
-  const matcher = objAt(objAt(b, 'stats_config'), 'stats_matcher')
+  const meta = viewAt(node, 'metadata')
+  const matcher = viewAt(viewAt(b, 'stats_config'), 'stats_matcher')
   let statsInclusion: Bootstrap['statsInclusion'] = null
   if (isObject(matcher.inclusion_list)) {
     statsInclusion = { prefixes: [], suffixes: [], regexes: [] }
-    for (const p of arrAt(matcher.inclusion_list, 'patterns').filter(isObject)) {
+    for (const p of arrAt(view(matcher.inclusion_list), 'patterns').filter(isObject).map((p) => view(p))) {
       const prefix = strAt(p, 'prefix')
       const suffix = strAt(p, 'suffix')
-      const re = strAt(objAt(p, 'safe_regex'), 'regex') ?? strAt(p, 'regex')
+      const re = strAt(viewAt(p, 'safe_regex'), 'regex') ?? strAt(p, 'regex')
       if (prefix !== null) statsInclusion.prefixes.push(prefix)
       if (suffix !== null) statsInclusion.suffixes.push(suffix)
       if (re !== null) statsInclusion.regexes.push(re)
@@ -626,160 +874,238 @@ function parseBootstrap(ctx: Ctx, b: JsonObject): Bootstrap {
     istioVersion: strAt(meta, 'ISTIO_VERSION') ?? strAt(meta, 'istio_version'),
     envoyVersion,
     statsInclusion,
-    source: src(ctx, b),
+    source: src(ctx, pointer),
   }
 }
 
 // ---------------------------------------------------------------------------------------------
 // Dump dispatch
 
+/**
+ * Where a resource parsed later is: `${base}/${index}/${key}` for an entry of a dump list (built only when it is
+ * parsed: thousands of pointer strings would be made for the few a trace looks at), else `base` (index -1).
+ */
+interface DeferredAt {
+  readonly base: string
+  readonly index: number
+  readonly key: string
+}
+
+function pointerAt(at: DeferredAt): string {
+  return at.index < 0 ? at.base : `${at.base}/${at.index}/${at.key}`
+}
+
+/** A cluster found in the dump, parsed on first use: a trace needs a few of the thousands a dump may have. */
+interface DeferredCluster extends DeferredAt {
+  readonly name: string
+  readonly state: Cluster['state']
+  readonly raw: JsonObject
+  value: Cluster | null
+}
+
+/** A load assignment found in the dump, parsed on first use. */
+interface DeferredLoadAssignment extends DeferredAt {
+  readonly clusterName: string
+  readonly raw: JsonObject
+  value: ClusterLoadAssignment | null
+}
+
+function deferCluster(raw: JsonObject, state: Cluster['state'], base: string, index = -1, key = ''): DeferredCluster {
+  // `name` has no camelCase spelling: the raw field is the normalised one.
+  return { name: strAt(raw, 'name') ?? '', state, raw, base, index, key, value: null }
+}
+
+function deferLoadAssignment(raw: JsonObject, base: string, index = -1, key = ''): DeferredLoadAssignment {
+  const nameKey = sourceKey(raw, 'cluster_name')
+  return { clusterName: nameKey === null ? '' : (strAt(raw, nameKey) ?? ''), raw, base, index, key, value: null }
+}
+
+/** `fn(value, base, index, key)` for each entry of list field `listKey` of view `d` holding an object at `key`. */
+function eachDeferred(ctx: Ctx, d: JsonObject, listKey: string, pointer: string, key: string, fn: (value: JsonObject, base: string, index: number, key: string) => void): void {
+  const list = d[listKey]
+  if (!Array.isArray(list)) return
+  let base: string | null = null
+  for (let i = 0; i < list.length; i++) {
+    const e = list[i]
+    if (!isObject(e)) continue
+    const k = sourceKey(e, key)
+    const v = k === null ? undefined : e[k]
+    if (k === null || !isObject(v)) continue
+    base ??= `${pointer}/${keyOf(ctx, d, listKey)}`
+    fn(v, base, i, escapePointer(k))
+  }
+}
+
 interface Collector {
   listeners: Listener[]
   routeConfigs: RouteConfiguration[]
-  clusters: Cluster[]
-  loadAssignments: ClusterLoadAssignment[]
+  clusters: DeferredCluster[]
+  loadAssignments: DeferredLoadAssignment[]
   bootstrap: Bootstrap | null
-  bootstrapStatic: { listeners: Listener[]; clusters: Cluster[] }
+  bootstrapStatic: { listeners: Listener[]; clusters: DeferredCluster[] }
   clusterStatuses: ClusterStatus[]
   present: EnvoyModel['present']
 }
 
-function listenerOf(entry: Json | undefined): JsonObject | null {
-  return isObject(entry) && isObject(entry.listener) ? entry.listener : null
+/** Parses the Listener at `entry.listener` (`entry` raw JSON with pointer `pointer`), if there is one. */
+function collectListener(ctx: Ctx, entry: JsonObject, pointer: string, state: ListenerState, into: Listener[]): void {
+  withObjectField(entry, 'listener', pointer, (l, p) => into.push(parseListener(ctx, normalizeDeep(l, 'convert', ctx.renamed) as JsonObject, p, state)))
 }
 
-function collectListenersDump(ctx: Ctx, d: JsonObject, out: Collector): void {
+/** `fn` over the object elements (raw JSON) of array field `key` of the view `d`, with their pointers. */
+function eachEntry(ctx: Ctx, d: JsonObject, key: string, pointer: string, fn: (entry: JsonObject, pointer: string) => void): void {
+  const list = d[key]
+  if (!Array.isArray(list)) return
+  let base: string | null = null
+  for (let i = 0; i < list.length; i++) {
+    const e = list[i]
+    if (!isObject(e)) continue
+    base ??= `${pointer}/${keyOf(ctx, d, key)}`
+    fn(e, `${base}/${i}`)
+  }
+}
+
+function collectListenersDump(ctx: Ctx, d: JsonObject, pointer: string, out: Collector): void {
   out.present.listeners = true
-  for (const e of arrAt(d, 'static_listeners').filter(isObject)) {
-    const l = listenerOf(e)
-    if (l) out.listeners.push(parseListener(ctx, l, 'static'))
-  }
-  for (const e of arrAt(d, 'dynamic_listeners').filter(isObject)) {
-    for (const [key, state] of [
-      ['active_state', 'active'],
-      ['warming_state', 'warming'],
-      ['draining_state', 'draining'],
-    ] as const) {
-      const l = listenerOf(e[key])
-      if (l) out.listeners.push(parseListener(ctx, l, state))
+  eachEntry(ctx, d, 'static_listeners', pointer, (e, p) => collectListener(ctx, e, p, 'static', out.listeners))
+  eachEntry(ctx, d, 'dynamic_listeners', pointer, (e, p) => {
+    for (let i = 0; i < LISTENER_STATES.length; i++) {
+      const state = LISTENER_STATES[i][1]
+      withObjectField(e, LISTENER_STATES[i][0], p, (s, sp) => collectListener(ctx, s, sp, state, out.listeners))
     }
-  }
-  for (const [key, state] of [
-    ['dynamic_active_listeners', 'active'],
-    ['dynamic_warming_listeners', 'warming'],
-    ['dynamic_draining_listeners', 'draining'],
-  ] as const) {
-    for (const e of arrAt(d, key).filter(isObject)) {
-      const l = listenerOf(e)
-      if (l) out.listeners.push(parseListener(ctx, l, state))
-    }
-  }
+  })
+  for (const [key, state] of V2_LISTENER_LISTS) eachEntry(ctx, d, key, pointer, (e, p) => collectListener(ctx, e, p, state, out.listeners))
 }
 
-function collectClustersDump(ctx: Ctx, d: JsonObject, out: Collector): void {
+const LISTENER_STATES = [
+  ['active_state', 'active'],
+  ['warming_state', 'warming'],
+  ['draining_state', 'draining'],
+] as const
+
+const V2_LISTENER_LISTS = [
+  ['dynamic_active_listeners', 'active'],
+  ['dynamic_warming_listeners', 'warming'],
+  ['dynamic_draining_listeners', 'draining'],
+] as const
+
+function collectClustersDump(ctx: Ctx, d: JsonObject, pointer: string, out: Collector): void {
   out.present.clusters = true
   for (const [key, state] of [
     ['static_clusters', 'static'],
     ['dynamic_active_clusters', 'active'],
     ['dynamic_warming_clusters', 'warming'],
   ] as const) {
-    for (const e of arrAt(d, key).filter(isObject)) if (isObject(e.cluster)) out.clusters.push(parseCluster(ctx, e.cluster, state))
+    eachDeferred(ctx, d, key, pointer, 'cluster', (c, base, i, k) => out.clusters.push(deferCluster(c, state, base, i, k)))
   }
 }
 
-function collectRoutesDump(ctx: Ctx, d: JsonObject, out: Collector): void {
+function collectRoutesDump(ctx: Ctx, d: JsonObject, pointer: string, out: Collector): void {
   out.present.routes = true
   for (const key of ['static_route_configs', 'dynamic_route_configs']) {
-    for (const e of arrAt(d, key).filter(isObject)) if (isObject(e.route_config)) out.routeConfigs.push(parseRouteConfiguration(ctx, e.route_config, false))
+    eachEntry(ctx, d, key, pointer, (e, p) =>
+      withObjectField(e, 'route_config', p, (rc, rp) => out.routeConfigs.push(parseRouteConfiguration(ctx, normalizeDeep(rc, 'convert', ctx.renamed) as JsonObject, rp, false))),
+    )
   }
 }
 
-function collectEndpointsDump(ctx: Ctx, d: JsonObject, out: Collector): void {
+function collectEndpointsDump(ctx: Ctx, d: JsonObject, pointer: string, out: Collector): void {
   out.present.endpoints = true
   for (const key of ['static_endpoint_configs', 'dynamic_endpoint_configs']) {
-    for (const e of arrAt(d, key).filter(isObject)) if (isObject(e.endpoint_config)) out.loadAssignments.push(parseLoadAssignment(ctx, e.endpoint_config))
+    eachDeferred(ctx, d, key, pointer, 'endpoint_config', (cla, base, i, k) => out.loadAssignments.push(deferLoadAssignment(cla, base, i, k)))
   }
 }
 
-function collectBootstrap(ctx: Ctx, b: JsonObject, out: Collector): void {
-  out.bootstrap = parseBootstrap(ctx, b)
-  const sr = objAt(b, 'static_resources')
-  out.bootstrapStatic.listeners.push(...arrAt(sr, 'listeners').filter(isObject).map((l) => parseListener(ctx, l, 'static')))
-  out.bootstrapStatic.clusters.push(...arrAt(sr, 'clusters').filter(isObject).map((c) => parseCluster(ctx, c, 'static')))
+function collectBootstrap(ctx: Ctx, raw: JsonObject, pointer: string, out: Collector): void {
+  out.bootstrap = parseBootstrap(ctx, raw, pointer)
+  const b = view(raw, ctx.renamed)
+  const sr = viewAt(b, 'static_resources', ctx.renamed)
+  const srPointer = `${pointer}/${keyOf(ctx, b, 'static_resources')}`
+  const listeners = mapObjects(ctx, sr, 'listeners', srPointer, (l, p) => parseListener(ctx, normalizeDeep(l, 'convert', ctx.renamed) as JsonObject, p, 'static'))
+  out.bootstrapStatic.listeners.push(...listeners)
+  out.bootstrapStatic.clusters.push(...mapObjects(ctx, sr, 'clusters', srPointer, (c, p) => deferCluster(c, 'static', p)))
 }
 
 /** Classifies one bare resource by its shape (istioctl `pc listener|route|cluster|endpoint -o json`). */
-function collectResource(ctx: Ctx, r: JsonObject, out: Collector): void {
+function collectResource(ctx: Ctx, raw: JsonObject, pointer: string, out: Collector): void {
+  const r = view(raw)
   const type = shortTypeUrl(strAt(r, '@type')) ?? ''
   if (type.endsWith('Listener') || 'filter_chains' in r || 'listener_filters' in r || ('address' in r && 'name' in r && !('type' in r) && !('connect_timeout' in r))) {
     out.present.listeners = true
-    out.listeners.push(parseListener(ctx, r, 'active'))
+    out.listeners.push(parseListener(ctx, normalizeDeep(raw, 'convert', ctx.renamed) as JsonObject, pointer, 'active'))
   } else if (type.endsWith('RouteConfiguration') || 'virtual_hosts' in r) {
     out.present.routes = true
-    out.routeConfigs.push(parseRouteConfiguration(ctx, r, false))
+    out.routeConfigs.push(parseRouteConfiguration(ctx, normalizeDeep(raw, 'convert', ctx.renamed) as JsonObject, pointer, false))
   } else if (type.endsWith('ClusterLoadAssignment') || 'cluster_name' in r) {
     out.present.endpoints = true
-    out.loadAssignments.push(parseLoadAssignment(ctx, r))
+    out.loadAssignments.push(deferLoadAssignment(raw, pointer))
   } else if (type.endsWith('Cluster') || 'connect_timeout' in r || 'lb_policy' in r || 'eds_cluster_config' in r || 'type' in r || 'load_assignment' in r) {
     out.present.clusters = true
-    out.clusters.push(parseCluster(ctx, r, 'active'))
+    out.clusters.push(deferCluster(raw, 'active', pointer))
   }
 }
 
-function collectDocument(ctx: Ctx, doc: Json, out: Collector, pointer: string): void {
-  if (Array.isArray(doc)) {
+/** ClusterStatus entries of an array (`value`, at `pointer`): normalised whole, as `/clusters` output is. */
+function collectClusterStatuses(ctx: Ctx, value: Json[], pointer: string, out: Collector): void {
+  const ptrs: PointerMap = new Map()
+  const list = normalize(value, pointer, ptrs, 'convert') as Json[]
+  out.clusterStatuses.push(...clusterStatusesFromJson(list, (o) => ptrs.get(o), ctx.file))
+  out.present.clusterStatuses = true
+}
+
+function collectDocument(ctx: Ctx, raw: Json, out: Collector, pointer: string): void {
+  if (Array.isArray(raw)) {
     // Old `istioctl pc endpoint -o json` printed /clusters ClusterStatus entries.
-    if (doc.length > 0 && doc.every((el) => isObject(el) && 'host_statuses' in el)) {
-      out.clusterStatuses.push(...clusterStatusesFromJson(doc, (o) => ctx.ptrs.get(o), ctx.file))
-      out.present.clusterStatuses = true
-      return
-    }
-    doc.forEach((el, i) => {
-      if (Array.isArray(el) || (isObject(el) && (Array.isArray(el.configs) || isObject(el.bootstrap)))) collectDocument(ctx, el, out, `${pointer}/${i}`)
-      else if (isObject(el)) collectResource(ctx, el, out)
+    if (raw.length > 0 && raw.every((el) => isObject(el) && 'host_statuses' in view(el))) return collectClusterStatuses(ctx, raw, pointer, out)
+    raw.forEach((el, i) => {
+      const v = view(el)
+      if (Array.isArray(el) || (isObject(el) && (Array.isArray(v.configs) || isObject(v.bootstrap)))) collectDocument(ctx, el, out, `${pointer}/${i}`)
+      else if (isObject(el)) collectResource(ctx, el, `${pointer}/${i}`, out)
       else throw new EnvoyConfigError(ctx.file, `${pointer}/${i}`, 'not-a-resource', 'expected an Envoy resource object')
     })
     return
   }
-  if (!isObject(doc)) throw new EnvoyConfigError(ctx.file, pointer, 'not-a-config-dump', 'expected a config dump object or an array of resources')
+  if (!isObject(raw)) throw new EnvoyConfigError(ctx.file, pointer, 'not-a-config-dump', 'expected a config dump object or an array of resources')
+  const doc = view(raw, ctx.renamed)
   if ('configs' in doc) {
     if (!Array.isArray(doc.configs)) throw new EnvoyConfigError(ctx.file, `${pointer}/configs`, 'configs-not-array', '`configs` must be an array')
+    const configsPointer = `${pointer}/${keyOf(ctx, doc, 'configs')}`
     doc.configs.forEach((c, i) => {
       if (!isObject(c)) throw new EnvoyConfigError(ctx.file, `${pointer}/configs/${i}`, 'config-not-object', 'each entry of `configs` must be an object')
-      collectDumpSection(ctx, c, out)
+      collectDumpSection(ctx, c, `${configsPointer}/${i}`, out)
     })
     return
   }
-  if (Array.isArray(doc.cluster_statuses)) {
-    out.clusterStatuses.push(...clusterStatusesFromJson(doc.cluster_statuses, (o) => ctx.ptrs.get(o), ctx.file))
-    out.present.clusterStatuses = true
-    return
-  }
-  if (isObject(doc.bootstrap)) return collectBootstrap(ctx, doc.bootstrap, out)
-  if (isObject(doc.static_resources) || isObject(doc.node)) return collectBootstrap(ctx, doc, out)
+  if (Array.isArray(doc.cluster_statuses)) return collectClusterStatuses(ctx, doc.cluster_statuses, `${pointer}/${keyOf(ctx, doc, 'cluster_statuses')}`, out)
+  if (isObject(doc.bootstrap)) return collectBootstrap(ctx, doc.bootstrap, `${pointer}/${keyOf(ctx, doc, 'bootstrap')}`, out)
+  if (isObject(doc.static_resources) || isObject(doc.node)) return collectBootstrap(ctx, raw, pointer, out)
   if (['static_listeners', 'dynamic_listeners', 'dynamic_active_listeners', 'static_clusters', 'dynamic_active_clusters', 'dynamic_route_configs', 'static_route_configs', 'dynamic_endpoint_configs'].some((k) => k in doc)) {
-    return collectDumpSection(ctx, doc, out)
+    return collectDumpSection(ctx, raw, pointer, out)
   }
-  collectResource(ctx, doc, out)
+  collectResource(ctx, raw, pointer, out)
 }
 
-function collectDumpSection(ctx: Ctx, c: JsonObject, out: Collector): void {
+function collectDumpSection(ctx: Ctx, raw: JsonObject, pointer: string, out: Collector): void {
+  const c = view(raw, ctx.renamed)
   const type = shortTypeUrl(strAt(c, '@type')) ?? ''
   const is = (suffix: string): boolean => type.endsWith(suffix)
-  if (is('BootstrapConfigDump') || (type === '' && isObject(c.bootstrap))) collectBootstrap(ctx, objAt(c, 'bootstrap'), out)
-  else if (is('ListenersConfigDump') || (type === '' && ('dynamic_listeners' in c || 'static_listeners' in c || 'dynamic_active_listeners' in c))) collectListenersDump(ctx, c, out)
-  else if (is('ClustersConfigDump') || (type === '' && ('dynamic_active_clusters' in c || 'static_clusters' in c))) collectClustersDump(ctx, c, out)
+  if (is('BootstrapConfigDump') || (type === '' && isObject(c.bootstrap))) {
+    // A section without a bootstrap object reads as an empty one, pointing nowhere.
+    if (isObject(c.bootstrap)) collectBootstrap(ctx, c.bootstrap, `${pointer}/${keyOf(ctx, c, 'bootstrap')}`, out)
+    else collectBootstrap(ctx, {}, '', out)
+  } else if (is('ListenersConfigDump') || (type === '' && ('dynamic_listeners' in c || 'static_listeners' in c || 'dynamic_active_listeners' in c))) collectListenersDump(ctx, c, pointer, out)
+  else if (is('ClustersConfigDump') || (type === '' && ('dynamic_active_clusters' in c || 'static_clusters' in c))) collectClustersDump(ctx, c, pointer, out)
   else if (is('ScopedRoutesConfigDump')) {
     if (arrAt(c, 'dynamic_scoped_route_configs').length > 0 || arrAt(c, 'inline_scoped_route_configs').length > 0) out.present.scopedRoutes = true
-  } else if (is('RoutesConfigDump') || (type === '' && ('dynamic_route_configs' in c || 'static_route_configs' in c))) collectRoutesDump(ctx, c, out)
-  else if (is('EndpointsConfigDump') || (type === '' && ('dynamic_endpoint_configs' in c || 'static_endpoint_configs' in c))) collectEndpointsDump(ctx, c, out)
+  } else if (is('RoutesConfigDump') || (type === '' && ('dynamic_route_configs' in c || 'static_route_configs' in c))) collectRoutesDump(ctx, c, pointer, out)
+  else if (is('EndpointsConfigDump') || (type === '' && ('dynamic_endpoint_configs' in c || 'static_endpoint_configs' in c))) collectEndpointsDump(ctx, c, pointer, out)
   // SecretsConfigDump, EcdsConfigDump and unknown dump types carry nothing routing needs.
 }
 
 /**
  * Loads a config dump and optional `/clusters` and `/stats` into one model.
  * Accepts v2alpha/v3 `/config_dump`, istioctl `pc all -o json`, bare `pc listener|route|cluster|endpoint`
- * arrays, a bare bootstrap, or an array of any of those. Keys are normalised to snake_case once.
+ * arrays, a bare bootstrap, or an array of any of those. camelCase keys are read as snake_case.
  */
 export function loadEnvoyConfig(input: { configDump?: unknown; clusters?: unknown; stats?: unknown }): EnvoyModel {
   const out: Collector = {
@@ -793,9 +1119,8 @@ export function loadEnvoyConfig(input: { configDump?: unknown; clusters?: unknow
     present: { listeners: false, routes: false, clusters: false, endpoints: false, clusterStatuses: false, stats: false, scopedRoutes: false },
   }
   if (input.configDump !== undefined && input.configDump !== null) {
-    const ctx: Ctx = { file: 'config_dump', ptrs: new Map() }
-    const doc = normalize(input.configDump, '', ctx.ptrs, 'convert')
-    collectDocument(ctx, doc, out, '')
+    const ctx: Ctx = { file: 'config_dump', renamed: new Map() }
+    collectDocument(ctx, input.configDump as Json, out, '')
   }
   // A bare bootstrap's static resources stand in for missing listener / cluster dumps.
   if (!out.present.listeners && out.bootstrapStatic.listeners.length > 0) {
@@ -813,17 +1138,57 @@ export function loadEnvoyConfig(input: { configDump?: unknown; clusters?: unknow
   }
   const stats = input.stats !== undefined && input.stats !== null ? parseStats(input.stats) : null
   out.present.stats = stats !== null
-  return {
+  const model: EnvoyModel = {
     kind: 'envoy-model',
     listeners: out.listeners,
     routeConfigs: out.routeConfigs,
-    clusters: out.clusters,
-    loadAssignments: out.loadAssignments,
+    clusters: [],
+    loadAssignments: [],
     clusterStatuses,
     stats,
     bootstrap: out.bootstrap,
     present: out.present,
   }
+  const parts: DeferredParts = { file: 'config_dump', clusters: out.clusters, loadAssignments: out.loadAssignments, clustersListed: false, loadAssignmentsListed: false }
+  DEFERRED.set(model, parts)
+  listOnRead(model, 'clusters', () => parts.clusters.map((d) => clusterOf(parts, d)), () => (parts.clustersListed = true))
+  listOnRead(model, 'loadAssignments', () => parts.loadAssignments.map((d) => loadAssignmentOf(parts, d)), () => (parts.loadAssignmentsListed = true))
+  return model
+}
+
+/** A model's clusters and load assignments not parsed yet, and whether its lists were read (or replaced). */
+interface DeferredParts {
+  file: string
+  clusters: DeferredCluster[]
+  loadAssignments: DeferredLoadAssignment[]
+  clustersListed: boolean
+  loadAssignmentsListed: boolean
+}
+
+const DEFERRED = new WeakMap<EnvoyModel, DeferredParts>()
+
+function clusterOf(parts: DeferredParts, d: DeferredCluster): Cluster {
+  // A fresh rename table per resource: keyOf needs only the views made while parsing it.
+  d.value ??= parseCluster({ file: parts.file, renamed: new Map() }, d.raw, pointerAt(d), d.state)
+  return d.value
+}
+
+function loadAssignmentOf(parts: DeferredParts, d: DeferredLoadAssignment): ClusterLoadAssignment {
+  d.value ??= parseLoadAssignment({ file: parts.file, renamed: new Map() }, d.raw, pointerAt(d))
+  return d.value
+}
+
+/**
+ * Makes `model[key]` a list built on first read, after which it is a plain property again (also when assigned).
+ * The model reads like any other; only a trace that never lists them skips parsing thousands of resources.
+ */
+function listOnRead<K extends 'clusters' | 'loadAssignments'>(model: EnvoyModel, key: K, list: () => EnvoyModel[K], onListed: () => void): void {
+  const settle = (value: EnvoyModel[K]): EnvoyModel[K] => {
+    Object.defineProperty(model, key, { value, writable: true, enumerable: true, configurable: true })
+    onListed()
+    return value
+  }
+  Object.defineProperty(model, key, { get: () => settle(list()), set: settle, enumerable: true, configurable: true })
 }
 
 /** Normalises any JSON value (camelCase → snake_case) and returns it with its pointer map. */
@@ -836,6 +1201,11 @@ export function normalizeJson(value: unknown): { json: Json; pointerOf: (o: obje
 // ---------------------------------------------------------------------------------------------
 // Indexes: built lazily on first use, once per model.
 
+/** A lookup by name (a Map, or a table whose values are parsed on first lookup). */
+export interface ByName<T> {
+  get(name: string): T | undefined
+}
+
 /** Lookup tables over a model. */
 export interface EnvoyIndex {
   /** Serving (static/active) listeners by canonical `ip:port`. */
@@ -847,14 +1217,40 @@ export interface EnvoyIndex {
   /** RDS route configurations by name. */
   routeConfigsByName: Map<string, RouteConfiguration>
   /** Clusters by name (active/static preferred over warming). */
-  clustersByName: Map<string, Cluster>
+  clustersByName: ByName<Cluster>
   /** EDS assignments by cluster (service) name. */
-  loadAssignmentsByCluster: Map<string, ClusterLoadAssignment>
+  loadAssignmentsByCluster: ByName<ClusterLoadAssignment>
   /** `/clusters` entries by cluster name. */
   clusterStatusesByName: Map<string, ClusterStatus>
 }
 
 const INDEXES = new WeakMap<EnvoyModel, EnvoyIndex>()
+
+/** Clusters (parsed or not) by name, active/static preferred over warming. */
+function clustersByNameOf<C extends { name: string; state: Cluster['state'] }>(clusters: C[]): Map<string, C> {
+  const byName = new Map<string, C>()
+  for (let i = 0; i < clusters.length; i++) {
+    const c = clusters[i]
+    const prev = byName.get(c.name)
+    if (!prev || (prev.state === 'warming' && c.state !== 'warming')) byName.set(c.name, c)
+  }
+  return byName
+}
+
+/** Load assignments (parsed or not) by cluster name, the last one winning. */
+function loadAssignmentsByClusterOf<L extends { clusterName: string }>(list: L[]): Map<string, L> {
+  const byCluster = new Map<string, L>()
+  for (let i = 0; i < list.length; i++) byCluster.set(list[i].clusterName, list[i])
+  return byCluster
+}
+
+/** A lookup that parses a deferred resource when it is first looked up. */
+function deferredByName<D, T>(table: Map<string, D>, parse: (d: D) => T): ByName<T> {
+  return { get: (name) => {
+    const d = table.get(name)
+    return d === undefined ? undefined : parse(d)
+  } }
+}
 
 /** The key `ip:port` used by `listenersByAddress`. */
 export function addressKey(ip: string, port: number): string {
@@ -868,18 +1264,25 @@ export function envoyIndex(model: EnvoyModel): EnvoyIndex {
   const listenersByAddress = new Map<string, Listener[]>()
   const listenersByName = new Map<string, Listener[]>()
   const listenersByPort = new Map<number, Listener[]>()
-  for (const l of model.listeners) {
+  const listeners = model.listeners
+  for (let i = 0; i < listeners.length; i++) {
+    const l = listeners[i]
     const byName = listenersByName.get(l.name) ?? []
     byName.push(l)
     listenersByName.set(l.name, byName)
-    for (const port of new Set([l.address?.port, ...l.additionalAddresses.map((a) => a.port)])) {
+    // Most listeners have one address: no set and no spread array for them.
+    const ports = l.additionalAddresses.length === 0 ? [l.address?.port] : [...new Set([l.address?.port, ...l.additionalAddresses.map((a) => a.port)])]
+    for (let j = 0; j < ports.length; j++) {
+      const port = ports[j]
       if (port === undefined) continue
       const byPort = listenersByPort.get(port) ?? []
       byPort.push(l)
       listenersByPort.set(port, byPort)
     }
     if (l.state !== 'static' && l.state !== 'active') continue
-    for (const a of [l.address, ...l.additionalAddresses]) {
+    const addresses = l.additionalAddresses.length === 0 ? [l.address] : [l.address, ...l.additionalAddresses]
+    for (let j = 0; j < addresses.length; j++) {
+      const a = addresses[j]
       if (!a) continue
       const key = addressKey(a.ip, a.port)
       const list = listenersByAddress.get(key) ?? []
@@ -889,13 +1292,12 @@ export function envoyIndex(model: EnvoyModel): EnvoyIndex {
   }
   const routeConfigsByName = new Map<string, RouteConfiguration>()
   for (const rc of model.routeConfigs) if (!routeConfigsByName.has(rc.name)) routeConfigsByName.set(rc.name, rc)
-  const clustersByName = new Map<string, Cluster>()
-  for (const c of model.clusters) {
-    const prev = clustersByName.get(c.name)
-    if (!prev || (prev.state === 'warming' && c.state !== 'warming')) clustersByName.set(c.name, c)
-  }
-  const loadAssignmentsByCluster = new Map<string, ClusterLoadAssignment>()
-  for (const la of model.loadAssignments) loadAssignmentsByCluster.set(la.clusterName, la)
+  const parts = DEFERRED.get(model)
+  const clustersByName = parts && !parts.clustersListed ? deferredByName(clustersByNameOf(parts.clusters), (d) => clusterOf(parts, d)) : clustersByNameOf(model.clusters)
+  const loadAssignmentsByCluster =
+    parts && !parts.loadAssignmentsListed
+      ? deferredByName(loadAssignmentsByClusterOf(parts.loadAssignments), (d) => loadAssignmentOf(parts, d))
+      : loadAssignmentsByClusterOf(model.loadAssignments)
   const clusterStatusesByName = new Map<string, ClusterStatus>()
   for (const cs of model.clusterStatuses) clusterStatusesByName.set(cs.name, cs)
   const index: EnvoyIndex = { listenersByAddress, listenersByName, listenersByPort, routeConfigsByName, clustersByName, loadAssignmentsByCluster, clusterStatusesByName }
