@@ -108,6 +108,9 @@ function arrivePasses(phase: Pass['phase']): Pass[] {
   ]
 }
 
+const ARRIVE_PASSES = arrivePasses('arrive')
+const LO_REENTRY_PASSES = arrivePasses('lo-reentry')
+
 function ruleName(r: Rule): string {
   return `${r.chain} #${r.index}`
 }
@@ -142,6 +145,8 @@ interface RulesetFacts {
   tproxyPorts: Set<number>
   /** assumeAppId answers, by `field/avoid`. */
   appIds: Map<string, number>
+  /** followUpsMayAct answers, by protocol. */
+  followUpsMayAct: Map<string, boolean>
 }
 
 const RULESET_FACTS = new WeakMap<Ruleset, RulesetFacts>()
@@ -156,9 +161,24 @@ function rulesetFacts(rs: Ruleset): RulesetFacts {
     exemptedUids: ownerUidsExempted(nat),
     tproxyPorts: new Set([...rs.tables.values()].flatMap((t) => [...t.chains.values()].flatMap((c) => c.rules.flatMap((r) => (r.target?.kind === 'tproxy' ? [r.target.onPort] : []))))),
     appIds: new Map(),
+    followUpsMayAct: new Map(),
   }
   RULESET_FACTS.set(rs, facts)
   return facts
+}
+
+/** Whether any hook a reply or the client's ACK passes (raw, mangle, filter, security) may act on `protocol`. */
+function followUpsMayAct(rs: Ruleset, protocol: 'tcp' | 'udp'): boolean {
+  const facts = rulesetFacts(rs)
+  let may = facts.followUpsMayAct.get(protocol)
+  if (may === undefined) {
+    may = [...REPLY_OUT, ...REPLY_IN].some(([tableName, hook]) => {
+      const table = rs.tables.get(tableName)
+      return table !== undefined && hookMayAct(table, hook, protocol)
+    })
+    facts.followUpsMayAct.set(protocol, may)
+  }
+  return may
 }
 
 /** Picks an application uid or gid for a socket whose owner is unknown: 1000 unless the rules name it. */
@@ -306,6 +326,8 @@ export function traceIptables(rules: { v4?: Ruleset; v6?: Ruleset }, conn: Conne
    */
   const traceFollowUps = (): 'ok' | 'dropped' | 'unresolved' => {
     const nated = ctstates.includes('DNAT')
+    // No rule of any hook these packets pass can act on them, and no conntrack zone can differ: nothing to walk.
+    if (!followUpsMayAct(rs, conn.protocol) && (!nated || (state.ctZone ?? 0) === 0)) return 'ok'
     const serverLocal = conn.direction === 'inbound' || isLocal(curDst)
     const listenerPort = intercepted && redirectPort !== null ? redirectPort : curDport
     const serverTransparent = rulesetFacts(rs).tproxyPorts.has(listenerPort)
@@ -418,11 +440,12 @@ export function traceIptables(rules: { v4?: Ruleset; v6?: Ruleset }, conn: Conne
   const isDecisionPass = (p: Pass) =>
     p.table === 'nat' && ((conn.direction === 'outbound' && p.hook === 'OUTPUT' && p.phase === 'local-out') || (conn.direction === 'inbound' && p.hook === 'PREROUTING'))
 
-  const passes = conn.direction === 'outbound' ? [...OUT_PASSES] : arrivePasses('arrive')
+  // The passes of the first packet; the list is extended (a copy) only when the connection loops back over lo.
+  let passes: readonly Pass[] = conn.direction === 'outbound' ? OUT_PASSES : ARRIVE_PASSES
   for (let pi = 0; ; pi++) {
     if (pi === passes.length) {
       // After the local-out passes, a packet to a local address loops back over lo and arrives again.
-      if (conn.direction === 'outbound' && passes.length === OUT_PASSES.length && isLocal(curDst)) passes.push(...arrivePasses('lo-reentry'))
+      if (conn.direction === 'outbound' && passes === OUT_PASSES && isLocal(curDst)) passes = [...OUT_PASSES, ...LO_REENTRY_PASSES]
       else break
     }
     const pass = passes[pi]
