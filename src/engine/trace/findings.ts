@@ -13,10 +13,25 @@ export function makeFinding<C extends string>(
   params: Record<string, string | number> = {},
 ): Finding {
   const spec = catalog[code]
-  const message = spec.template.replace(/\{(\w+)\}/g, (whole, key: string) =>
-    key in params ? String(params[key]) : whole,
-  )
+  const parts = templateParts(spec)
+  let message = parts[0]
+  for (let i = 1; i < parts.length; i += 2) {
+    const key = parts[i]
+    message += (key in params ? String(params[key]) : `{${key}}`) + parts[i + 1]
+  }
   return { code, level: spec.level, message }
+}
+
+/** A template split once into literal text and placeholder names, alternating (`split` with a capture group). */
+const TEMPLATE_PARTS = new WeakMap<FindingSpec, string[]>()
+
+function templateParts(spec: FindingSpec): string[] {
+  let parts = TEMPLATE_PARTS.get(spec)
+  if (parts === undefined) {
+    parts = spec.template.split(/\{(\w+)\}/)
+    TEMPLATE_PARTS.set(spec, parts)
+  }
+  return parts
 }
 
 /** Findings raised by the tracer itself (resolution, missing inputs), ordered by code. */

@@ -211,5 +211,45 @@ export function emptyResult(outcome: ResultOutcome = 'unknown'): TraceResult {
 
 /** A step with empty evidence lists, for stages to fill. */
 export function newStep(stage: Stage, outcome: StepOutcome, summary: string, extra: Partial<TraceStep> = {}): TraceStep {
-  return { stage, outcome, summary, decision: {}, evidence: [], rejected: [], findings: [], ...extra }
+  // Written out rather than spread (hot path); the key order is the JSON order: `chosen`, when given, comes last.
+  const step: TraceStep = { stage, outcome, summary, decision: extra.decision ?? {}, evidence: extra.evidence ?? [], rejected: extra.rejected ?? [], findings: extra.findings ?? [] }
+  if (extra.chosen !== undefined) step.chosen = extra.chosen
+  return step
+}
+
+/**
+ * Freezes a step that is built once and then shared by many traces, with the items it owns (its lists, their
+ * entries, refs and findings), so that no trace can change another's. Values that belong to the model
+ * (`source`, raw config inside `decision`) are left as they are. Traces get it through copyStep.
+ */
+export function freezeStep(step: TraceStep): TraceStep {
+  for (const e of step.evidence) Object.freeze(e)
+  for (const alt of step.rejected) {
+    Object.freeze(alt.candidate)
+    for (const e of alt.evidence) Object.freeze(e)
+    Object.freeze(alt.evidence)
+    Object.freeze(alt)
+  }
+  for (const f of step.findings) Object.freeze(f)
+  if (step.chosen !== undefined) Object.freeze(step.chosen)
+  Object.freeze(step.evidence)
+  Object.freeze(step.rejected)
+  Object.freeze(step.findings)
+  Object.freeze(step.decision)
+  return Object.freeze(step)
+}
+
+/** A step of its own for one trace from a frozen shared one: new decision and lists, the same (frozen) items. */
+export function copyStep(shared: TraceStep): TraceStep {
+  const step: TraceStep = {
+    stage: shared.stage,
+    outcome: shared.outcome,
+    summary: shared.summary,
+    decision: { ...shared.decision },
+    evidence: shared.evidence.slice(),
+    rejected: shared.rejected.slice(),
+    findings: shared.findings.slice(),
+  }
+  if (shared.chosen !== undefined) step.chosen = shared.chosen
+  return step
 }
