@@ -17,6 +17,9 @@ interface IpFacts {
   canonical: string
   family: 'ipv4' | 'ipv6' | null
   unspecified: boolean
+  loopback: boolean
+  /** The canonical address parsed, for range tests; null when not an IP. */
+  parsed: ipaddr.IPv4 | ipaddr.IPv6 | null
 }
 
 const IP_FACTS = new Map<string, IpFacts>()
@@ -28,16 +31,22 @@ function ipFacts(value: string): IpFacts {
   if (hit) return hit
   const raw = stripBrackets(value)
   let facts: IpFacts
-  if (!ipaddr.isValid(raw)) facts = { canonical: raw.toLowerCase(), family: null, unspecified: false }
+  if (!ipaddr.isValid(raw)) facts = { canonical: raw.toLowerCase(), family: null, unspecified: false, loopback: false, parsed: null }
   else {
     const parsed = ipaddr.parse(raw)
     const unspecified = parsed.range() === 'unspecified'
+    let canonical: string
+    let family: 'ipv4' | 'ipv6'
     if (parsed.kind() === 'ipv6') {
       const v6 = parsed as ipaddr.IPv6
-      facts = v6.isIPv4MappedAddress()
-        ? { canonical: v6.toIPv4Address().toString(), family: 'ipv4', unspecified }
-        : { canonical: v6.toRFC5952String(), family: 'ipv6', unspecified }
-    } else facts = { canonical: parsed.toString(), family: 'ipv4', unspecified }
+      canonical = v6.isIPv4MappedAddress() ? v6.toIPv4Address().toString() : v6.toRFC5952String()
+      family = v6.isIPv4MappedAddress() ? 'ipv4' : 'ipv6'
+    } else {
+      canonical = parsed.toString()
+      family = 'ipv4'
+    }
+    const canon = ipaddr.isValid(canonical) ? ipaddr.parse(canonical) : null
+    facts = { canonical, family, unspecified, loopback: canon?.range() === 'loopback', parsed: canon }
   }
   if (IP_FACTS.size >= IP_FACTS_MAX) IP_FACTS.clear()
   IP_FACTS.set(value, facts)
@@ -70,19 +79,14 @@ export function isUnspecified(ip: string): boolean {
 
 /** Whether `ip` is a loopback address. */
 export function isLoopback(ip: string): boolean {
-  const raw = stripBrackets(ip)
-  if (!ipaddr.isValid(raw)) return false
-  const canon = ipaddr.parse(canonicalIp(raw))
-  return canon.range() === 'loopback'
+  return ipFacts(ip).loopback
 }
 
 /** Whether a CIDR range contains `ip` (families must agree; IPv4-mapped IPv6 counts as IPv4). */
 export function cidrContains(range: CidrRange, ip: string): boolean {
-  const addr = canonicalIp(ip)
-  const prefix = canonicalIp(range.addressPrefix)
-  if (!ipaddr.isValid(addr) || !ipaddr.isValid(prefix)) return false
-  const a = ipaddr.parse(addr)
-  const p = ipaddr.parse(prefix)
+  const a = ipFacts(ip).parsed
+  const p = ipFacts(range.addressPrefix).parsed
+  if (a === null || p === null) return false
   if (a.kind() !== p.kind()) return false
   const max = a.kind() === 'ipv4' ? 32 : 128
   const len = Math.max(0, Math.min(max, range.prefixLen))

@@ -224,12 +224,7 @@ export function newStep(stage: Stage, outcome: StepOutcome, summary: string, ext
  */
 export function freezeStep(step: TraceStep): TraceStep {
   for (const e of step.evidence) Object.freeze(e)
-  for (const alt of step.rejected) {
-    Object.freeze(alt.candidate)
-    for (const e of alt.evidence) Object.freeze(e)
-    Object.freeze(alt.evidence)
-    Object.freeze(alt)
-  }
+  for (const alt of step.rejected) freezeAlternative(alt)
   for (const f of step.findings) Object.freeze(f)
   if (step.chosen !== undefined) Object.freeze(step.chosen)
   Object.freeze(step.evidence)
@@ -237,6 +232,14 @@ export function freezeStep(step: TraceStep): TraceStep {
   Object.freeze(step.findings)
   Object.freeze(step.decision)
   return Object.freeze(step)
+}
+
+/** Freezes an alternative that is shared by many traces, with its candidate and evidence. */
+export function freezeAlternative(alt: Alternative): Alternative {
+  Object.freeze(alt.candidate)
+  for (const e of alt.evidence) Object.freeze(e)
+  Object.freeze(alt.evidence)
+  return Object.freeze(alt)
 }
 
 /** A step of its own for one trace from a frozen shared one: new decision and lists, the same (frozen) items. */
