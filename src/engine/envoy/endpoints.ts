@@ -277,7 +277,6 @@ function sharedResolution(model: EnvoyModel, cluster: Cluster): EndpointResoluti
   if (r === undefined) {
     r = clusterResolution(model, cluster)
     freezeStep(r.step)
-    if (r.endpoints !== null) Object.freeze(r.endpoints)
     byCluster.set(cluster, r)
   }
   return r

@@ -2,7 +2,7 @@
  * Walks one connection (and its HTTP request, if any) through an Envoy model:
  * listener → hand-off → filter chain → network filter → route config → virtual host → route → cluster → endpoint.
  */
-import { newStep, type Finding, type SourceRef, type TraceResult, type TraceStep } from '../trace/trace.js'
+import { copyStep, freezeStep, newStep, type Finding, type SourceRef, type TraceResult, type TraceStep } from '../trace/trace.js'
 import { cidrContains, formatAddress, isIpLiteral, stripBrackets } from './address.js'
 import { envoyBefore, lookupCluster, BLACKHOLE_CLUSTER, PASSTHROUGH_CLUSTERS } from './cluster.js'
 import { arrAt, boolAt, envoyIndex, isObject, numAt, strAt } from './config-dump.js'
@@ -12,7 +12,7 @@ import { envoyFinding } from './findings.js'
 import { headerView } from './header-matcher.js'
 import { selectListener } from './listener.js'
 import type { Cluster, EnvoyModel, FilterChain, HttpConnectionManager, Listener, NetworkFilter, Route, RouteConfiguration, TcpProxy, VirtualHost } from './model.js'
-import { analyzeNetworkFilters, httpFilterFindings } from './network-filter.js'
+import { analyzeNetworkFilters, httpFilterFindings, type NetworkFilterAnalysis } from './network-filter.js'
 import { filterChainName, networkFilterRef, routeConfigRef, routeName, routeRef, virtualHostRef } from './refs.js'
 import { computeRedirect, pickWeightedCluster, rewriteHost, rewritePath, routeActionExtras, selectRoute, selectVirtualCluster, type RouteRequest } from './route.js'
 import { statsStep } from './stats.js'
@@ -79,7 +79,7 @@ export function traceEnvoy(model: EnvoyModel, conn: EnvoyConnection, http: HttpF
   s.result.listener = listener.name
 
   // Listener filters that are not modelled may change what the chains match on.
-  const unknownFilter = sel.ran.flatMap((l) => l.listenerFilters).find((f) => f.role === 'other')
+  const unknownFilter = unmodelledListenerFilter(sel.ran)
   if (unknownFilter) {
     s.steps.push(
       newStep('filter_chain', 'unresolved', `Listener filter ${unknownFilter.name} may change the connection before chains match; mesh-trace does not model it.`, {
@@ -105,8 +105,54 @@ export function traceEnvoy(model: EnvoyModel, conn: EnvoyConnection, http: HttpF
   return traceChain(s, chain, http, opts)
 }
 
-function traceChain(s: State, chain: FilterChain, http: HttpFacts | undefined, opts: { randomValue?: number }): EnvoyTrace {
+/** The first listener filter of the listeners that ran that mesh-trace does not model, if any. */
+function unmodelledListenerFilter(ran: Listener[]): Listener['listenerFilters'][number] | undefined {
+  for (const l of ran) for (const f of l.listenerFilters) if (f.role === 'other') return f
+  return undefined
+}
+
+/**
+ * What a filter chain does before the request matters, worked out once per model and chain: the network filter
+ * analysis and, for an HTTP connection manager, its network_filter step (for HTTP and for a TCP request) and its
+ * route_config step. Traces take copies (copyStep).
+ */
+interface ChainPlan {
+  nf: NetworkFilterAnalysis
+  /** The names of the filters other than the terminal one. */
+  preceding: readonly string[]
+  hcm?: { httpStep: TraceStep; tcpStep: TraceStep; rc: RouteConfiguration | null; rcStep: TraceStep }
+}
+
+const CHAIN_PLANS = new WeakMap<EnvoyModel, WeakMap<FilterChain, ChainPlan>>()
+
+function chainPlan(model: EnvoyModel, chain: FilterChain): ChainPlan {
+  let byChain = CHAIN_PLANS.get(model)
+  if (byChain === undefined) {
+    byChain = new WeakMap()
+    CHAIN_PLANS.set(model, byChain)
+  }
+  let plan = byChain.get(chain)
+  if (plan === undefined) {
+    plan = buildChainPlan(model, chain)
+    byChain.set(chain, plan)
+  }
+  return plan
+}
+
+function buildChainPlan(model: EnvoyModel, chain: FilterChain): ChainPlan {
   const nf = analyzeNetworkFilters(chain)
+  nf.findings.forEach((f) => Object.freeze(f))
+  const f = nf.terminal
+  const preceding = Object.freeze(chain.filters.filter((x) => x !== f).map((x) => x.name))
+  if (f === null || f.hcm === null || f.tcpProxy) return { nf, preceding }
+  const hcm = f.hcm
+  const { rc, step: rcStep } = routeConfigFor(model, hcm)
+  return { nf, preceding, hcm: { httpStep: freezeStep(hcmStep(chain, f, hcm, nf.findings, preceding, true)), tcpStep: freezeStep(hcmStep(chain, f, hcm, nf.findings, preceding, false)), rc, rcStep: freezeStep(rcStep) } }
+}
+
+function traceChain(s: State, chain: FilterChain, http: HttpFacts | undefined, opts: { randomValue?: number }): EnvoyTrace {
+  const plan = chainPlan(s.model, chain)
+  const nf = plan.nf
   if (!nf.terminal) {
     s.steps.push(
       newStep('network_filter', 'unresolved', `Filter chain ${filterChainName(chain)} ends in ${nf.unknownTerminal}, which mesh-trace does not model.`, {
@@ -117,8 +163,8 @@ function traceChain(s: State, chain: FilterChain, http: HttpFacts | undefined, o
     return finish(s, 'unknown')
   }
   const terminal = nf.terminal
-  if (terminal.tcpProxy) return traceTcpProxy(s, chain, terminal, terminal.tcpProxy, nf.findings, opts.randomValue ?? 0)
-  return traceHcm(s, chain, terminal, terminal.hcm as HttpConnectionManager, nf.findings, http, opts)
+  if (terminal.tcpProxy) return traceTcpProxy(s, terminal, terminal.tcpProxy, plan.preceding, nf.findings.slice(), opts.randomValue ?? 0)
+  return traceHcm(s, chain, terminal.hcm as HttpConnectionManager, plan, http, opts)
 }
 
 // --- TCP ---------------------------------------------------------------------------------------
@@ -149,13 +195,13 @@ function tcpRouteCluster(tp: TcpProxy, s: State, randomValue: number): { cluster
   return { cluster: null, how: 'no deprecated_v1 route matched' }
 }
 
-function traceTcpProxy(s: State, chain: FilterChain, f: NetworkFilter, tp: TcpProxy, findings: Finding[], randomValue: number): EnvoyTrace {
+function traceTcpProxy(s: State, f: NetworkFilter, tp: TcpProxy, preceding: readonly string[], findings: Finding[], randomValue: number): EnvoyTrace {
   s.statPrefix.tcp = tp.statPrefix
   const { cluster, how } = tcpRouteCluster(tp, s, randomValue)
   s.steps.push(
     newStep('network_filter', cluster === null ? 'no_match' : 'matched', cluster === null ? `tcp_proxy (stat_prefix ${tp.statPrefix}) has no route for the connection; it is closed.` : `tcp_proxy (stat_prefix ${tp.statPrefix}) forwards to ${cluster}.`, {
       chosen: networkFilterRef(f, `tcp_proxy → ${cluster ?? '(none)'}`),
-      decision: { filter: 'tcp_proxy', statPrefix: tp.statPrefix, cluster, how, preceding: chain.filters.filter((x) => x !== f).map((x) => x.name) },
+      decision: { filter: 'tcp_proxy', statPrefix: tp.statPrefix, cluster, how, preceding },
       findings,
     }),
   )
@@ -166,19 +212,19 @@ function traceTcpProxy(s: State, chain: FilterChain, f: NetworkFilter, tp: TcpPr
 
 // --- HTTP --------------------------------------------------------------------------------------
 
-function routeConfigFor(s: State, hcm: HttpConnectionManager): { rc: RouteConfiguration | null; step: TraceStep } {
+function routeConfigFor(model: EnvoyModel, hcm: HttpConnectionManager): { rc: RouteConfiguration | null; step: TraceStep } {
   const rs = hcm.routeSource
   if (rs.kind === 'route_config') {
     return { rc: rs.routeConfig, step: newStep('route_config', 'matched', `Inline route configuration ${rs.routeConfig.name || '(unnamed)'}.`, { chosen: routeConfigRef(rs.routeConfig), decision: { source: 'inline', name: rs.routeConfig.name, ignorePortInHostMatching: rs.routeConfig.ignorePortInHostMatching } }) }
   }
   if (rs.kind === 'rds') {
-    const rc = envoyIndex(s.model).routeConfigsByName.get(rs.routeConfigName) ?? null
+    const rc = envoyIndex(model).routeConfigsByName.get(rs.routeConfigName) ?? null
     if (!rc) {
       return {
         rc: null,
         step: newStep('route_config', 'unresolved', `Route configuration ${rs.routeConfigName} (RDS) is not in the snapshot.`, {
-          decision: { source: 'rds', name: rs.routeConfigName, routesInSnapshot: s.model.present.routes },
-          findings: [envoyFinding('config-missing-from-snapshot', { what: s.model.present.routes ? `route configuration ${rs.routeConfigName} in its routes dump (RDS not received yet?)` : `routes dump (route configuration ${rs.routeConfigName})` })],
+          decision: { source: 'rds', name: rs.routeConfigName, routesInSnapshot: model.present.routes },
+          findings: [envoyFinding('config-missing-from-snapshot', { what: model.present.routes ? `route configuration ${rs.routeConfigName} in its routes dump (RDS not received yet?)` : `routes dump (route configuration ${rs.routeConfigName})` })],
         }),
       }
     }
@@ -200,26 +246,32 @@ export function istioConfigRef(config: string | null): { name: string; namespace
   }
 }
 
-function traceHcm(s: State, chain: FilterChain, f: NetworkFilter, hcm: HttpConnectionManager, findings: Finding[], http: HttpFacts | undefined, opts: { randomValue?: number }): EnvoyTrace {
-  s.statPrefix.http = hcm.statPrefix
+/** The network_filter step of an HTTP connection manager, for an HTTP request or (`http` false) a TCP one. */
+function hcmStep(chain: FilterChain, f: NetworkFilter, hcm: HttpConnectionManager, findings: Finding[], preceding: readonly string[], http: boolean): TraceStep {
   const routeSourceText = hcm.routeSource.kind === 'rds' ? `RDS "${hcm.routeSource.routeConfigName}"` : hcm.routeSource.kind === 'route_config' ? `inline route_config "${hcm.routeSource.routeConfig.name}"` : hcm.routeSource.kind
   const nfFindings = [...findings]
   if (!http) nfFindings.push(envoyFinding('hcm-for-tcp-request', { chain: filterChainName(chain) }))
-  const nfStep = newStep('network_filter', 'matched', `HTTP connection manager (stat_prefix ${hcm.statPrefix}), routes from ${routeSourceText}.`, {
+  return newStep('network_filter', 'matched', `HTTP connection manager (stat_prefix ${hcm.statPrefix}), routes from ${routeSourceText}.`, {
     chosen: networkFilterRef(f, `stat_prefix ${hcm.statPrefix}, ${routeSourceText}`),
     decision: {
       filter: 'http_connection_manager',
       statPrefix: hcm.statPrefix,
       routeSource: hcm.routeSource.kind === 'rds' ? { rds: hcm.routeSource.routeConfigName } : hcm.routeSource.kind === 'route_config' ? { inline: hcm.routeSource.routeConfig.name } : { kind: hcm.routeSource.kind },
-      httpFilters: hcm.httpFilters.map((x) => x.name),
-      preceding: chain.filters.filter((x) => x !== f).map((x) => x.name),
+      httpFilters: Object.freeze(hcm.httpFilters.map((x) => x.name)),
+      preceding,
       ...(http ? {} : { httpExpected: true }),
     },
     findings: nfFindings,
   })
+}
+
+function traceHcm(s: State, chain: FilterChain, hcm: HttpConnectionManager, plan: ChainPlan, http: HttpFacts | undefined, opts: { randomValue?: number }): EnvoyTrace {
+  const planned = plan.hcm as NonNullable<ChainPlan['hcm']>
+  s.statPrefix.http = hcm.statPrefix
+  const nfStep = copyStep(http ? planned.httpStep : planned.tcpStep)
   s.steps.push(nfStep)
-  const { rc, step } = routeConfigFor(s, hcm)
-  s.steps.push(step)
+  const rc = planned.rc
+  s.steps.push(copyStep(planned.rcStep))
   if (rc) s.result.routeConfig = rc.name
   if (!rc) return finish(s, 'unknown')
   if (!http) return finish(s, 'unknown')
