@@ -300,35 +300,36 @@ export function matchFilterChains(chains: FilterChain[], a: ConnectionAttributes
   let survivors = chains
   const rejected: Alternative[] = []
   const evidence: Evidence[] = []
-  const scores: Array<number | null> = []
-  FILTER_CHAIN_CRITERIA.forEach((c, ci) => {
-    if (survivors.length === 0) return
+  // Plain loops and one scores array: this runs for every trace, and closures per criterion showed up as garbage.
+  const scores: Array<number | null> = new Array<number | null>(chains.length)
+  for (let ci = 0; ci < FILTER_CHAIN_CRITERIA.length && survivors.length > 0; ci++) {
+    const c = FILTER_CHAIN_CRITERIA[ci]
     let best = -Infinity
-    // Indexed writes: truncating the reused array (`length = 0`) is slow in V8.
-    survivors.forEach((fc, i) => {
-      const score = c.score(fc, a, survivors)
+    let kept = 0
+    for (let i = 0; i < survivors.length; i++) {
+      const score = c.score(survivors[i], a, survivors)
       scores[i] = score
       if (score !== null && score > best) best = score
-    })
+    }
+    for (let i = 0; i < survivors.length; i++) if (scores[i] === best) kept++
     let actual: string | undefined
-    const next: FilterChain[] = []
-    survivors.forEach((fc, i) => {
-      const score = scores[i]
-      if (score === best) next.push(fc)
-      else if (score === null) {
-        actual ??= c.actual(a)
-        rejected.push({ candidate: filterChainRef(fc), reason: c.reason, evidence: [{ field: c.field, expected: expectedOf(fc)[ci], actual }] })
-      } else {
-        actual ??= c.actual(a)
-        rejected.push({ candidate: filterChainRef(fc), reason: 'less-specific', evidence: [{ field: c.name, expected: expectedOf(fc)[ci], actual: `${actual} (a chain matching it more specifically wins)` }] })
+    if (kept < survivors.length) {
+      actual = c.actual(a)
+      const next: FilterChain[] = []
+      for (let i = 0; i < survivors.length; i++) {
+        const fc = survivors[i]
+        const score = scores[i]
+        if (score === best) next.push(fc)
+        else if (score === null) rejected.push({ candidate: filterChainRef(fc), reason: c.reason, evidence: [{ field: c.field, expected: expectedOf(fc)[ci], actual }] })
+        else rejected.push({ candidate: filterChainRef(fc), reason: 'less-specific', evidence: [{ field: c.name, expected: expectedOf(fc)[ci], actual: `${actual} (a chain matching it more specifically wins)` }] })
       }
-    })
-    survivors = next
-    if (survivors.length === 0) return
+      survivors = next
+      if (survivors.length === 0) break
+    }
     const expected = expectedOf(survivors[0])[ci]
     // Criteria the winner does not constrain are not evidence; an explicit /0 range is.
     if (best > 0 || (expected !== '(any)' && expected !== 'ANY')) evidence.push({ field: c.field, expected, actual: actual ?? c.actual(a) })
-  })
+  }
   if (survivors.length === 0) return { chosen: null, rejected, evidence, matched: false }
   // Envoy rejects listeners whose chains tie; the first is reported if a dump still has such a tie.
   for (const fc of survivors.slice(1)) rejected.push({ candidate: filterChainRef(fc), reason: 'other', evidence: [{ field: 'filter_chain_match', expected: 'unique', actual: `duplicate of ${filterChainName(survivors[0])}` }] })

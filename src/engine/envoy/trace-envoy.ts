@@ -278,7 +278,7 @@ function traceHcm(s: State, chain: FilterChain, hcm: HttpConnectionManager, plan
 
   // Host header: strip_any_host_port / strip_matching_host_port change the header itself.
   const headers: Record<string, string> = {}
-  for (const [k, v] of Object.entries(http.headers)) headers[k.toLowerCase()] = v
+  for (const k of Object.keys(http.headers)) headers[k.toLowerCase()] = http.headers[k]
   const host = headers.host ?? headers[':authority']
   if (host !== undefined) {
     let h = host
@@ -326,7 +326,7 @@ function traceHcm(s: State, chain: FilterChain, hcm: HttpConnectionManager, plan
     )
     return finish(s, 'unknown')
   }
-  const fractionFindings = [...rSel.fractionSkipped.map((r) => ({ r, on: false })), ...(rSel.probabilistic && rSel.chosen ? [{ r: rSel.chosen, on: true }] : [])].map(({ r, on }) => {
+  const fractionFindings = rSel.fractionSkipped.length === 0 && !(rSel.probabilistic && rSel.chosen) ? [] : [...rSel.fractionSkipped.map((r) => ({ r, on: false })), ...(rSel.probabilistic && rSel.chosen ? [{ r: rSel.chosen, on: true }] : [])].map(({ r, on }) => {
     const dv = isObject(r.match.runtime_fraction) ? r.match.runtime_fraction : {}
     return envoyFinding('runtime-fraction-assumed', {
       route: routeName(r),
@@ -347,8 +347,37 @@ function traceHcm(s: State, chain: FilterChain, hcm: HttpConnectionManager, plan
   }
   const route = rSel.chosen
   s.result.route = routeName(route)
-  nfStep.findings.push(...httpFilterFindings(hcm.httpFilters, route))
+  for (const f of routeFilterFindings(hcm, route)) nfStep.findings.push(f)
   return traceRouteAction(s, vh, route, req, rSel.evidence, rSel.rejected, fractionFindings, randomValue, opts)
+}
+
+/** The HTTP filters of an HCM that may end a request for a route depend on the two alone: worked out once per pair. */
+const ROUTE_FILTER_FINDINGS = new WeakMap<HttpConnectionManager, WeakMap<Route, Finding[]>>()
+
+function routeFilterFindings(hcm: HttpConnectionManager, route: Route): Finding[] {
+  let byRoute = ROUTE_FILTER_FINDINGS.get(hcm)
+  if (byRoute === undefined) {
+    byRoute = new WeakMap()
+    ROUTE_FILTER_FINDINGS.set(hcm, byRoute)
+  }
+  let findings = byRoute.get(route)
+  if (findings === undefined) {
+    findings = httpFilterFindings(hcm.httpFilters, route).map((f) => Object.freeze(f))
+    byRoute.set(route, findings)
+  }
+  return findings
+}
+
+/** The VirtualService of a route (istioConfigRef of its `filter_metadata.istio.config`), read once per route. */
+const ROUTE_VS = new WeakMap<Route, ReturnType<typeof istioConfigRef>>()
+
+function routeVirtualService(route: Route): ReturnType<typeof istioConfigRef> {
+  let ref = ROUTE_VS.get(route)
+  if (ref === undefined) {
+    ref = istioConfigRef(route.istioConfig)
+    ROUTE_VS.set(route, ref)
+  }
+  return ref
 }
 
 function traceRouteAction(
@@ -366,7 +395,7 @@ function traceRouteAction(
   // Virtual clusters only name the stats (vhost.<vh>.vcluster.<vc>.*); shown when the vhost defines any.
   const vcluster = selectVirtualCluster(vh, req.headers)
   if (vcluster !== '') decision.virtualCluster = vcluster
-  const vsRef = istioConfigRef(route.istioConfig)
+  const vsRef = routeVirtualService(route)
   const vs = vsRef?.name ?? null
   if (vsRef) {
     decision.virtualService = vsRef.name

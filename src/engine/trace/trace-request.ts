@@ -1,4 +1,4 @@
-import { podIpsOf, type Snapshot } from '../snapshot.js'
+import { podIpsOf, type ServiceFacts, type Snapshot } from '../snapshot.js'
 import { parseRules, type Ruleset } from '../iptables/parse.js'
 import { traceIptables, type Connection } from '../iptables/netfilter.js'
 import { loadEnvoyConfig, type EnvoyModel } from '../envoy/config-dump.js'
@@ -248,16 +248,22 @@ function defaultAlpn(request: Request): string[] {
   return []
 }
 
+/** The services of a snapshot that lists none (one shared list, so per-list caches stay small). */
+const NO_SERVICES: ServiceFacts[] = []
+
 function resolveDestination(ctx: TraceContext, request: Request, namespace: string, podIps: string[]): Resolution {
-  const services = ctx.snapshot.services ?? []
+  const services = ctx.snapshot.services ?? NO_SERVICES
   if (request.direction === 'inbound') {
     const ip = request.ip ?? podIps[0]
     return { ip, via: ip === undefined ? 'none' : 'ip', tried: [] }
   }
   if (request.ip !== undefined) {
-    const fqdn = request.host !== undefined && !isIpLiteral(request.host)
-      ? resolveFromServices(request.host, namespace, services).fqdn
-      : fqdnForIp(services, request.ip)
+    // Without Services there is no name to find (and no search list worth building).
+    const fqdn = services.length === 0
+      ? undefined
+      : request.host !== undefined && !isIpLiteral(request.host)
+        ? resolveFromServices(request.host, namespace, services).fqdn
+        : fqdnForIp(services, request.ip)
     return { ip: request.ip, fqdn, via: 'ip', tried: [] }
   }
   const host = request.host as string
