@@ -1,7 +1,7 @@
 /**
  * Cluster lookup: type, lb policy, DestinationRule provenance; a missing cluster is 503 NC (NR before Envoy 1.18).
  */
-import { copyStep, freezeStep, newStep, type TraceStep } from '../trace/trace.js'
+import { copyStep, deepFreeze, freezeStep, newStep, type TraceStep } from '../trace/trace.js'
 import { envoyIndex } from './config-dump.js'
 import { envoyFinding } from './findings.js'
 import type { Cluster, EnvoyModel } from './model.js'
@@ -68,17 +68,27 @@ export function lookupCluster(model: EnvoyModel, name: string, via: string): Clu
     }
   }
   const shared = sharedClusterStep(cluster)
-  // `via` is the one request-dependent field; it comes second, as it always has.
-  return { cluster, step: copyStep(shared, { cluster: cluster.name, via, ...shared.decision }) }
+  // `via` (how the route named the cluster) is the one request-dependent field; it comes second, as it always has.
+  let decision = shared.byVia.get(via)
+  if (decision === undefined) {
+    decision = deepFreeze({ cluster: cluster.name, via, ...shared.step.decision })
+    shared.byVia.set(via, decision)
+  }
+  return { cluster, step: copyStep(shared.step, decision) }
 }
 
-/** The cluster step of a found cluster without `cluster` and `via` in its decision, built once per cluster. */
-const CLUSTER_STEPS = new WeakMap<Cluster, TraceStep>()
+/** The cluster step of a found cluster (its decision without `cluster` and `via`), and the decision for each `via` seen. */
+interface SharedClusterStep {
+  step: TraceStep
+  byVia: Map<string, Record<string, unknown>>
+}
 
-function sharedClusterStep(cluster: Cluster): TraceStep {
+const CLUSTER_STEPS = new WeakMap<Cluster, SharedClusterStep>()
+
+function sharedClusterStep(cluster: Cluster): SharedClusterStep {
   let shared = CLUSTER_STEPS.get(cluster)
   if (shared === undefined) {
-    shared = freezeStep(foundClusterStep(cluster))
+    shared = { step: freezeStep(foundClusterStep(cluster)), byVia: new Map() }
     CLUSTER_STEPS.set(cluster, shared)
   }
   return shared

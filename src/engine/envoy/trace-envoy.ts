@@ -472,11 +472,13 @@ function traceCluster(s: State, name: string, via: string, what: string): EnvoyT
   if (PASSTHROUGH_CLUSTERS.includes(cluster.name)) {
     lookup.step.findings.push(envoyFinding('passthrough-allow-any', { cluster: cluster.name, destination: formatAddress(s.localAddress.ip, s.localAddress.port), why: passthroughReason(s) }))
   }
-  if (cluster.name === BLACKHOLE_CLUSTER) lookup.step.decision.note = `${what} is dropped`
+  // Decisions may be shared between traces (frozen): additions go to a copy.
+  if (cluster.name === BLACKHOLE_CLUSTER) lookup.step.decision = { ...lookup.step.decision, note: `${what} is dropped` }
   const ep = resolveEndpoints(s.model, cluster, s.localAddress)
   if (s.weightedMembers !== undefined) {
     // Story 15: every member of the split with the endpoints it would send to, not only the one picked.
     const index = envoyIndex(s.model)
+    lookup.step.decision = { ...lookup.step.decision }
     lookup.step.decision.weightedMembers = s.weightedMembers.map((m) => {
       const member = index.clustersByName.get(m.name)
       return { cluster: m.name, percent: m.percent, picked: m.name === cluster.name, endpoints: member === undefined ? null : m.name === cluster.name ? ep.endpoints : resolveEndpoints(s.model, member, s.localAddress).endpoints }

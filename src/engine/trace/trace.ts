@@ -218,17 +218,27 @@ export function newStep(stage: Stage, outcome: StepOutcome, summary: string, ext
 }
 
 /**
- * Readies a step that is built once and then shared by many traces: freezes the items it owns (evidence,
- * alternatives, refs, findings), so that no trace can change another's. The step, its decision and its lists
- * stay unfrozen because V8 copies frozen objects several times slower; they never leave the cache, as traces
- * get them through copyStep. Values that belong to the model (`source`, raw config) are left as they are.
+ * Readies a step that is built once and then shared by many traces: freezes its decision (deeply: it must hold
+ * only values made for it) and the items it owns (evidence, alternatives, refs, findings), so that no trace can
+ * change another's. The step and its lists stay unfrozen because V8 copies frozen objects several times slower;
+ * they never leave the cache, as traces get them through copyStep. Model-owned `source` objects are left alone.
  */
 export function freezeStep(step: TraceStep): TraceStep {
   for (const e of step.evidence) Object.freeze(e)
   for (const alt of step.rejected) freezeAlternative(alt)
   for (const f of step.findings) Object.freeze(f)
   if (step.chosen !== undefined) Object.freeze(step.chosen)
+  deepFreeze(step.decision)
   return step
+}
+
+/** Freezes plain objects and arrays, recursively. */
+export function deepFreeze<T>(value: T): T {
+  if (typeof value === 'object' && value !== null && !Object.isFrozen(value)) {
+    Object.freeze(value)
+    for (const v of Object.values(value)) deepFreeze(v)
+  }
+  return value
 }
 
 /** Freezes an alternative that is shared by many traces, with its candidate and evidence. */
@@ -239,8 +249,11 @@ export function freezeAlternative(alt: Alternative): Alternative {
   return Object.freeze(alt)
 }
 
-/** A step of its own for one trace from a shared one (freezeStep): new decision (or `decision`) and lists, the same frozen items. */
-export function copyStep(shared: TraceStep, decision: Record<string, unknown> = { ...shared.decision }): TraceStep {
+/**
+ * A step of its own for one trace from a shared one (freezeStep): new lists, the same frozen items and decision
+ * (or `decision`). Code that adds to a decision replaces it with a copy instead.
+ */
+export function copyStep(shared: TraceStep, decision: Record<string, unknown> = shared.decision): TraceStep {
   const step: TraceStep = {
     stage: shared.stage,
     outcome: shared.outcome,
