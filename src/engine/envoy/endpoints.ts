@@ -260,14 +260,19 @@ export function priorityLoad(levels: Array<{ priority: number; healthy: number; 
 /** Resolves the endpoints of the chosen cluster and builds the `endpoint` step. */
 export function resolveEndpoints(model: EnvoyModel, cluster: Cluster, originalDst: { ip: string; port: number }): EndpointResolution {
   if (cluster.type === 'ORIGINAL_DST') return originalDstEndpoints(model, cluster, originalDst)
-  const shared = sharedResolution(model, cluster)
+  return copyResolution(sharedResolution(model, cluster))
+}
+
+/** A resolution of its own for one trace from a shared one (sharedResolution). */
+export function copyResolution(shared: EndpointResolution): EndpointResolution {
   return { step: copyStep(shared.step), outcome: shared.outcome, endpoints: shared.endpoints === null ? null : shared.endpoints.slice() }
 }
 
 /** Endpoint stages of the model's clusters, built once: apart from ORIGINAL_DST, the stage depends on the cluster alone. */
 const RESOLUTIONS = new WeakMap<EnvoyModel, WeakMap<Cluster, EndpointResolution>>()
 
-function sharedResolution(model: EnvoyModel, cluster: Cluster): EndpointResolution {
+/** The endpoint stage of a cluster that is not ORIGINAL_DST, shared by every trace (copy it with copyResolution). */
+export function sharedResolution(model: EnvoyModel, cluster: Cluster): EndpointResolution {
   let byCluster = RESOLUTIONS.get(model)
   if (byCluster === undefined) {
     byCluster = new WeakMap()

@@ -2,11 +2,11 @@
  * Walks one connection (and its HTTP request, if any) through an Envoy model:
  * listener → hand-off → filter chain → network filter → route config → virtual host → route → cluster → endpoint.
  */
-import { copyStep, freezeStep, newStep, type Finding, type SourceRef, type TraceResult, type TraceStep } from '../trace/trace.js'
+import { copyStep, deepFreeze, freezeStep, newStep, type ConfigRef, type Finding, type SourceRef, type TraceResult, type TraceStep } from '../trace/trace.js'
 import { cidrContains, formatAddress, isIpLiteral, stripBrackets } from './address.js'
 import { envoyBefore, lookupCluster, BLACKHOLE_CLUSTER, PASSTHROUGH_CLUSTERS } from './cluster.js'
 import { arrAt, boolAt, envoyIndex, isObject, numAt, strAt } from './config-dump.js'
-import { resolveEndpoints } from './endpoints.js'
+import { copyResolution, resolveEndpoints, sharedResolution, type EndpointResolution } from './endpoints.js'
 import { detectAttributes, filterChainStep, selectFilterChain } from './filter-chain.js'
 import { envoyFinding } from './findings.js'
 import { headerView } from './header-matcher.js'
@@ -368,16 +368,70 @@ function routeFilterFindings(hcm: HttpConnectionManager, route: Route): Finding[
   return findings
 }
 
-/** The VirtualService of a route (istioConfigRef of its `filter_metadata.istio.config`), read once per route. */
-const ROUTE_VS = new WeakMap<Route, ReturnType<typeof istioConfigRef>>()
+/** What the route step needs of a route that does not depend on the request, read once per model and route. */
+interface RoutePlan {
+  ref: ConfigRef
+  /** `Route <name>`, with ` (VirtualService <vs>)` when an Istio VirtualService made it: how summaries start. */
+  title: string
+  vs: ReturnType<typeof istioConfigRef>
+  /** Whether the action may rewrite the path or the host (else the rewrites need not be worked out). */
+  mayRewrite: boolean
+  /**
+   * For a `route` action naming one cluster: its decision when the request adds nothing to it (no virtual cluster,
+   * no rewrite), the end of its summary and its cluster stages.
+   */
+  fixed: { cluster: string; decision: Record<string, unknown>; summaryEnd: string; tail: ClusterTail } | null
+}
 
-function routeVirtualService(route: Route): ReturnType<typeof istioConfigRef> {
-  let ref = ROUTE_VS.get(route)
-  if (ref === undefined) {
-    ref = istioConfigRef(route.istioConfig)
-    ROUTE_VS.set(route, ref)
+const REWRITE_FIELDS = ['prefix_rewrite', 'regex_rewrite', 'path_rewrite_policy', 'host_rewrite_literal', 'host_rewrite', 'host_rewrite_header', 'host_rewrite_path_regex']
+
+const ROUTE_PLANS = new WeakMap<EnvoyModel, WeakMap<Route, RoutePlan>>()
+
+function routePlan(model: EnvoyModel, route: Route): RoutePlan {
+  let byRoute = ROUTE_PLANS.get(model)
+  if (byRoute === undefined) {
+    byRoute = new WeakMap()
+    ROUTE_PLANS.set(model, byRoute)
   }
-  return ref
+  let plan = byRoute.get(route)
+  if (plan === undefined) {
+    plan = buildRoutePlan(model, route)
+    byRoute.set(route, plan)
+  }
+  return plan
+}
+
+function buildRoutePlan(model: EnvoyModel, route: Route): RoutePlan {
+  const vs = istioConfigRef(route.istioConfig)
+  const plan: RoutePlan = {
+    ref: routeRef(route),
+    title: `Route ${routeName(route)}${vs ? ` (VirtualService ${vs.name})` : ''}`,
+    vs,
+    mayRewrite: route.action.kind === 'route' && REWRITE_FIELDS.some((k) => k in route.action.config),
+    fixed: null,
+  }
+  const action = route.action
+  if (action.kind === 'route' && action.cluster.kind === 'cluster') {
+    const decision = routeDecision(route, vs, '')
+    Object.assign(decision, routeActionExtras(action.config))
+    if (action.config.auto_host_rewrite === true) decision.autoHostRewrite = true
+    decision.cluster = action.cluster.name
+    plan.fixed = { cluster: action.cluster.name, decision: deepFreeze(decision), summaryEnd: ` to ${action.cluster.name}.`, tail: clusterTail(model, action.cluster.name, 'cluster') }
+  }
+  return plan
+}
+
+/** The start of a route step's decision: the action, the virtual cluster ('' = none) and the VirtualService. */
+function routeDecision(route: Route, vsRef: ReturnType<typeof istioConfigRef>, vcluster: string): Record<string, unknown> {
+  const decision: Record<string, unknown> = { action: route.action.kind }
+  // Virtual clusters only name the stats (vhost.<vh>.vcluster.<vc>.*); shown when the vhost defines any.
+  if (vcluster !== '') decision.virtualCluster = vcluster
+  if (vsRef) {
+    decision.virtualService = vsRef.name
+    if (vsRef.namespace) decision.virtualServiceNamespace = vsRef.namespace
+    decision.istioConfig = route.istioConfig
+  }
+  return decision
 }
 
 function traceRouteAction(
@@ -391,30 +445,30 @@ function traceRouteAction(
   randomValue: number,
   opts: { randomValue?: number },
 ): EnvoyTrace {
-  const decision: Record<string, unknown> = { action: route.action.kind }
-  // Virtual clusters only name the stats (vhost.<vh>.vcluster.<vc>.*); shown when the vhost defines any.
+  const plan = routePlan(s.model, route)
   const vcluster = selectVirtualCluster(vh, req.headers)
-  if (vcluster !== '') decision.virtualCluster = vcluster
-  const vsRef = routeVirtualService(route)
-  const vs = vsRef?.name ?? null
-  if (vsRef) {
-    decision.virtualService = vsRef.name
-    if (vsRef.namespace) decision.virtualServiceNamespace = vsRef.namespace
-    decision.istioConfig = route.istioConfig
+  const fixed = plan.fixed
+  if (fixed !== null && vcluster === '' && !plan.mayRewrite) {
+    // The common case: everything but the summary was worked out with the plan.
+    s.steps.push(newStep('route', 'matched', `${plan.title} sends ${req.method} ${req.path}${fixed.summaryEnd}`, { chosen: plan.ref, decision: fixed.decision, evidence, rejected, findings }))
+    s.result.cluster = fixed.cluster
+    return traceCluster(s, fixed.cluster, 'cluster', 'the request', fixed.tail)
   }
-  const base = { chosen: routeRef(route), decision, evidence, rejected, findings }
+  const decision = routeDecision(route, plan.vs, vcluster)
+  const title = plan.title
+  const base = { chosen: plan.ref, decision, evidence, rejected, findings }
   const action = route.action
   if (action.kind === 'redirect') {
     const r = computeRedirect(route, action.config, req)
     Object.assign(decision, { responseCode: r.status, location: r.location })
-    s.steps.push(newStep('route', 'matched', `Route ${routeName(route)}${vs ? ` (VirtualService ${vs})` : ''} redirects: ${r.status} to ${r.location}.`, base))
+    s.steps.push(newStep('route', 'matched', `${title} redirects: ${r.status} to ${r.location}.`, base))
     return finish(s, 'redirect')
   }
   if (action.kind === 'direct_response') {
     Object.assign(decision, { responseCode: action.status, ...(action.body !== null ? { body: action.body } : {}) })
     if (vh.name === 'block_all') findings.push(envoyFinding('blackhole-registry-only', { what: 'the request', cluster: 'block_all (direct_response 502)' }))
     else findings.push(envoyFinding('direct-response', { status: action.status }))
-    s.steps.push(newStep('route', 'matched', `Route ${routeName(route)}${vs ? ` (VirtualService ${vs})` : ''} answers ${action.status} directly (direct_response).`, base))
+    s.steps.push(newStep('route', 'matched', `${title} answers ${action.status} directly (direct_response).`, base))
     return finish(s, 'direct_response')
   }
   if (action.kind !== 'route') {
@@ -422,8 +476,8 @@ function traceRouteAction(
     return finish(s, 'unknown')
   }
   Object.assign(decision, routeActionExtras(action.config))
-  const newPath = rewritePath(route, action.config, req.path)
-  const newHost = rewriteHost(action.config, req)
+  const newPath = plan.mayRewrite ? rewritePath(route, action.config, req.path) : null
+  const newHost = plan.mayRewrite ? rewriteHost(action.config, req) : null
   if (newPath !== null) decision.pathRewrite = newPath
   if (newHost !== null) decision.hostRewrite = newHost
   if (action.config.auto_host_rewrite === true) decision.autoHostRewrite = true
@@ -454,7 +508,7 @@ function traceRouteAction(
     return finish(s, 'unknown')
   }
   decision.cluster = cluster
-  s.steps.push(newStep('route', 'matched', `Route ${routeName(route)}${vs ? ` (VirtualService ${vs})` : ''} sends ${req.method} ${req.path} to ${cluster ?? '(no cluster)'}.`, base))
+  s.steps.push(newStep('route', 'matched', `${title} sends ${req.method} ${req.path} to ${cluster ?? '(no cluster)'}.`, base))
   if (cluster === null) return finish(s, 'no_route')
   s.result.cluster = cluster
   return traceCluster(s, cluster, via, 'the request')
@@ -462,8 +516,41 @@ function traceRouteAction(
 
 // --- cluster and endpoints ---------------------------------------------------------------------
 
-function traceCluster(s: State, name: string, via: string, what: string): EnvoyTrace {
-  const lookup = lookupCluster(s.model, name, via)
+/**
+ * The cluster and endpoint stages for a cluster name and how it was named, shared by every trace (lookupCluster and,
+ * unless the endpoints depend on the connection (ORIGINAL_DST), the endpoint stage): one lookup instead of four.
+ */
+interface ClusterTail {
+  cluster: Cluster | null
+  step: TraceStep
+  endpoints: EndpointResolution | null
+}
+
+const CLUSTER_TAILS = new WeakMap<EnvoyModel, Map<string, Map<string, ClusterTail>>>()
+
+function clusterTail(model: EnvoyModel, name: string, via: string): ClusterTail {
+  let byName = CLUSTER_TAILS.get(model)
+  if (byName === undefined) {
+    byName = new Map()
+    CLUSTER_TAILS.set(model, byName)
+  }
+  let byVia = byName.get(name)
+  if (byVia === undefined) {
+    byVia = new Map()
+    byName.set(name, byVia)
+  }
+  let tail = byVia.get(via)
+  if (tail === undefined) {
+    const lookup = lookupCluster(model, name, via)
+    const c = lookup.cluster
+    tail = { cluster: c, step: freezeStep(lookup.step), endpoints: c !== null && lookup.step.outcome !== 'unresolved' && c.type !== 'ORIGINAL_DST' ? sharedResolution(model, c) : null }
+    byVia.set(via, tail)
+  }
+  return tail
+}
+
+function traceCluster(s: State, name: string, via: string, what: string, tail: ClusterTail = clusterTail(s.model, name, via)): EnvoyTrace {
+  const lookup = { cluster: tail.cluster, step: copyStep(tail.step) }
   s.steps.push(lookup.step)
   // A route naming a cluster Envoy lacks: 503 NC since Envoy 1.18, 404 NR before (cluster_not_found_response_code).
   if (!lookup.cluster) return finish(s, !s.model.present.clusters ? 'unknown' : lookup.step.decision.responseFlag === 'NR' ? 'no_route' : 'no_cluster')
@@ -474,7 +561,7 @@ function traceCluster(s: State, name: string, via: string, what: string): EnvoyT
   }
   // Decisions may be shared between traces (frozen): additions go to a copy.
   if (cluster.name === BLACKHOLE_CLUSTER) lookup.step.decision = { ...lookup.step.decision, note: `${what} is dropped` }
-  const ep = resolveEndpoints(s.model, cluster, s.localAddress)
+  const ep = tail.endpoints !== null ? copyResolution(tail.endpoints) : resolveEndpoints(s.model, cluster, s.localAddress)
   if (s.weightedMembers !== undefined) {
     // Story 15: every member of the split with the endpoints it would send to, not only the one picked.
     const index = envoyIndex(s.model)
