@@ -16,7 +16,7 @@ import { analyzeNetworkFilters, httpFilterFindings, type NetworkFilterAnalysis }
 import { filterChainName, networkFilterRef, routeConfigRef, routeName, routeRef, virtualHostRef } from './refs.js'
 import { computeRedirect, pickWeightedCluster, rewriteHost, rewritePath, routeActionExtras, selectRoute, selectVirtualCluster, type RouteRequest } from './route.js'
 import { statsStep } from './stats.js'
-import { selectVirtualHost, stripPort } from './virtual-host.js'
+import { selectVirtualHost, stripPort, type DomainMatchKind } from './virtual-host.js'
 
 /** The connection as netfilter hands it to Envoy, and what the client sends first. */
 export interface EnvoyConnection {
@@ -265,6 +265,9 @@ function hcmStep(chain: FilterChain, f: NetworkFilter, hcm: HttpConnectionManage
   })
 }
 
+/** How a virtual host matched, as the summary says it (the first `_` as a space). */
+const HOW_TEXT: Record<DomainMatchKind, string> = { exact: 'exact', suffix_wildcard: 'suffix wildcard', prefix_wildcard: 'prefix wildcard', default: 'default', only_default: 'only default' }
+
 function traceHcm(s: State, chain: FilterChain, hcm: HttpConnectionManager, plan: ChainPlan, http: HttpFacts | undefined, opts: { randomValue?: number }): EnvoyTrace {
   const planned = plan.hcm as NonNullable<ChainPlan['hcm']>
   s.statPrefix.http = hcm.statPrefix
@@ -301,7 +304,7 @@ function traceHcm(s: State, chain: FilterChain, hcm: HttpConnectionManager, plan
   const vh = vhSel.chosen
   s.result.virtualHost = vh.name
   s.steps.push(
-    newStep('virtual_host', 'matched', `Virtual host ${vh.name} matches ${vhSel.key ?? '(any host)'} (${vhSel.how?.replace('_', ' ')} ${vhSel.domain}).`, {
+    newStep('virtual_host', 'matched', `Virtual host ${vh.name} matches ${vhSel.key ?? '(any host)'} (${vhSel.how === null ? undefined : HOW_TEXT[vhSel.how]} ${vhSel.domain}).`, {
       chosen: virtualHostRef(vh),
       decision: { host: vhSel.key, matchedDomain: vhSel.domain, how: vhSel.how, otherVirtualHosts: vhSel.otherCount },
       evidence: [{ field: rc.vhostHeader ? `header ${rc.vhostHeader}` : 'host', expected: vhSel.domain ?? '*', actual: vhSel.key ?? headers[rc.vhostHeader ?? 'host'] ?? '(absent)' }],
@@ -524,6 +527,9 @@ interface ClusterTail {
   cluster: Cluster | null
   step: TraceStep
   endpoints: EndpointResolution | null
+  /** Whether the cluster is one of Istio's passthrough clusters, or its blackhole. */
+  passthrough: boolean
+  blackhole: boolean
 }
 
 const CLUSTER_TAILS = new WeakMap<EnvoyModel, Map<string, Map<string, ClusterTail>>>()
@@ -543,7 +549,13 @@ function clusterTail(model: EnvoyModel, name: string, via: string): ClusterTail 
   if (tail === undefined) {
     const lookup = lookupCluster(model, name, via)
     const c = lookup.cluster
-    tail = { cluster: c, step: freezeStep(lookup.step), endpoints: c !== null && lookup.step.outcome !== 'unresolved' && c.type !== 'ORIGINAL_DST' ? sharedResolution(model, c) : null }
+    tail = {
+      cluster: c,
+      step: freezeStep(lookup.step),
+      endpoints: c !== null && lookup.step.outcome !== 'unresolved' && c.type !== 'ORIGINAL_DST' ? sharedResolution(model, c) : null,
+      passthrough: c !== null && PASSTHROUGH_CLUSTERS.includes(c.name),
+      blackhole: c !== null && c.name === BLACKHOLE_CLUSTER,
+    }
     byVia.set(via, tail)
   }
   return tail
@@ -556,11 +568,11 @@ function traceCluster(s: State, name: string, via: string, what: string, tail: C
   if (!lookup.cluster) return finish(s, !s.model.present.clusters ? 'unknown' : lookup.step.decision.responseFlag === 'NR' ? 'no_route' : 'no_cluster')
   if (lookup.step.outcome === 'unresolved') return finish(s, 'unknown')
   const cluster: Cluster = lookup.cluster
-  if (PASSTHROUGH_CLUSTERS.includes(cluster.name)) {
+  if (tail.passthrough) {
     lookup.step.findings.push(envoyFinding('passthrough-allow-any', { cluster: cluster.name, destination: formatAddress(s.localAddress.ip, s.localAddress.port), why: passthroughReason(s) }))
   }
   // Decisions may be shared between traces (frozen): additions go to a copy.
-  if (cluster.name === BLACKHOLE_CLUSTER) lookup.step.decision = { ...lookup.step.decision, note: `${what} is dropped` }
+  if (tail.blackhole) lookup.step.decision = { ...lookup.step.decision, note: `${what} is dropped` }
   const ep = tail.endpoints !== null ? copyResolution(tail.endpoints) : resolveEndpoints(s.model, cluster, s.localAddress)
   if (s.weightedMembers !== undefined) {
     // Story 15: every member of the split with the endpoints it would send to, not only the one picked.

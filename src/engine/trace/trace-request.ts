@@ -6,7 +6,7 @@ import { traceEnvoy, resolveHostFromEnvoy, type EnvoyConnection, type HttpFacts 
 import { isIpLiteral, type Request } from './request.js'
 import { resolveFromServices, type Resolution } from './resolve.js'
 import { makeFinding, TRACE_FINDINGS } from './findings.js'
-import { emptyResult, type Finding, type Trace, type TraceRequestView, type TraceStep } from './trace.js'
+import { emptyResult, type ConfigRef, type Finding, type Trace, type TraceRequestView, type TraceStep } from './trace.js'
 
 /** A snapshot parsed and indexed once, ready for any number of traces. */
 export interface TraceContext {
@@ -211,7 +211,26 @@ function assumeInterception(result: Trace['result'], listenerStep: TraceStep | u
   }
   result.intercepted = true
   result.redirectPort = capturePort
-  listenerStep.findings.push(makeFinding(TRACE_FINDINGS, 'assumed-intercepted', { port: capturePort ?? '?', listener }))
+  listenerStep.findings.push(assumedIntercepted(listenerStep.chosen, capturePort, listener))
+}
+
+/** The `assumed-intercepted` finding per listener (its shared ref) and capture port, made once and shared (frozen). */
+const ASSUMED_INTERCEPTED = new WeakMap<ConfigRef, Map<number | null, Finding>>()
+
+function assumedIntercepted(ref: ConfigRef | undefined, capturePort: number | null, listener: string): Finding {
+  const make = (): Finding => Object.freeze(makeFinding(TRACE_FINDINGS, 'assumed-intercepted', { port: capturePort ?? '?', listener }))
+  if (ref === undefined) return make()
+  let byPort = ASSUMED_INTERCEPTED.get(ref)
+  if (byPort === undefined) {
+    byPort = new Map()
+    ASSUMED_INTERCEPTED.set(ref, byPort)
+  }
+  let finding = byPort.get(capturePort)
+  if (finding === undefined) {
+    finding = make()
+    byPort.set(capturePort, finding)
+  }
+  return finding
 }
 
 /** `--expect-vs`: says whether the winning route comes from that VirtualService (user story 7). */
@@ -242,10 +261,15 @@ function findSidecar(pod: NonNullable<Snapshot['pod']>): string | undefined {
   return [...(pod.containers ?? []), ...(pod.initContainers ?? [])].find((c) => SIDECAR_CONTAINERS.includes(c))
 }
 
+/** What a client offers by default, shared by every trace (frozen). */
+const HTTPS_ALPN = Object.freeze(['h2', 'http/1.1']) as string[]
+const HTTP_ALPN = Object.freeze(['http/1.1']) as string[]
+const NO_ALPN = Object.freeze([] as string[]) as string[]
+
 function defaultAlpn(request: Request): string[] {
-  if (request.protocol === 'https') return ['h2', 'http/1.1']
-  if (request.protocol === 'http') return ['http/1.1']
-  return []
+  if (request.protocol === 'https') return HTTPS_ALPN
+  if (request.protocol === 'http') return HTTP_ALPN
+  return NO_ALPN
 }
 
 /** The services of a snapshot that lists none (one shared list, so per-list caches stay small). */
