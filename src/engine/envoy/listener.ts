@@ -4,7 +4,7 @@
  */
 import { copyStep, freezeAlternative, freezeStep, newStep, type Alternative, type ConfigRef, type Finding, type TraceStep } from '../trace/trace.js'
 import { canonicalIp, formatAddress, ipFamily, isUnspecified } from './address.js'
-import { addressKey, envoyIndex } from './config-dump.js'
+import { envoyIndex } from './config-dump.js'
 import { envoyFinding } from './findings.js'
 import type { EnvoyModel, Listener } from './model.js'
 import { listenerAddressText, listenerRef } from './refs.js'
@@ -54,20 +54,53 @@ function wildcardFor(ip: string): string {
  * `boundOnly` restricts to listeners that own a socket (bind_to_port true), as the kernel does.
  */
 export function findListenerByAddress(model: EnvoyModel, ip: string, port: number, boundOnly: boolean): { listener: Listener | null; how: 'exact' | 'wildcard' | 'none' } {
-  const index = envoyIndex(model)
-  const pick = (key: string): Listener | null => (index.listenersByAddress.get(key) ?? []).find((l) => isServing(l) && (!boundOnly || l.bindToPort)) ?? null
-  const exact = pick(addressKey(ip, port))
+  const byIp = listenersByIp(model)
+  const at = (addr: string): Listener[] => byIp.get(canonicalIp(addr))?.get(port) ?? NO_LISTENERS
+  const pick = (list: Listener[]): Listener | null => list.find((l) => isServing(l) && (!boundOnly || l.bindToPort)) ?? null
+  const exact = pick(at(ip))
   if (exact) return { listener: exact, how: 'exact' }
   if (!isUnspecified(ip)) {
-    const wild = pick(addressKey(wildcardFor(ip), port))
+    const wild = pick(at(wildcardFor(ip)))
     if (wild) return { listener: wild, how: 'wildcard' }
     // A [::] listener with ipv4_compat also takes IPv4 connections.
     if (ipFamily(ip) === 'ipv4') {
-      const compat = (index.listenersByAddress.get(addressKey('::', port)) ?? []).find((l) => isServing(l) && (!boundOnly || l.bindToPort) && l.address?.ipv4Compat === true)
+      const compat = at('::').find((l) => isServing(l) && (!boundOnly || l.bindToPort) && l.address?.ipv4Compat === true)
       if (compat) return { listener: compat, how: 'wildcard' }
     }
   }
   return { listener: null, how: 'none' }
+}
+
+const NO_LISTENERS: Listener[] = []
+
+/**
+ * Serving listeners by canonical IP, then port (as `listenersByAddress` of the index, nested), built once per model:
+ * a lookup then needs no `ip|port` key string, and the memoised canonical IP text has its hash already.
+ */
+const LISTENERS_BY_IP = new WeakMap<EnvoyModel, Map<string, Map<number, Listener[]>>>()
+
+function listenersByIp(model: EnvoyModel): Map<string, Map<number, Listener[]>> {
+  let byIp = LISTENERS_BY_IP.get(model)
+  if (byIp === undefined) {
+    byIp = new Map()
+    for (const l of model.listeners) {
+      if (!isServing(l)) continue
+      for (const a of [l.address, ...l.additionalAddresses]) {
+        if (!a) continue
+        const ip = canonicalIp(a.ip)
+        let byPort = byIp.get(ip)
+        if (byPort === undefined) {
+          byPort = new Map()
+          byIp.set(ip, byPort)
+        }
+        const list = byPort.get(a.port) ?? []
+        list.push(l)
+        byPort.set(a.port, list)
+      }
+    }
+    LISTENERS_BY_IP.set(model, byIp)
+  }
+  return byIp
 }
 
 /** What the rejection of a listener on a port needs to know of it, worked out once per listener. */
@@ -228,6 +261,29 @@ function captureAcceptance(model: EnvoyModel, direction: 'outbound' | 'inbound')
   return acc
 }
 
+/** The hand-off summary from one listener to another up to the original destination, for an exact and a wildcard match. */
+interface HandOffWords {
+  exact: string
+  wildcard: string
+}
+
+const HAND_OFF_WORDS = new WeakMap<Listener, WeakMap<Listener, HandOffWords>>()
+
+function handOffWords(receiving: Listener, final: Listener): HandOffWords {
+  let byFinal = HAND_OFF_WORDS.get(receiving)
+  if (byFinal === undefined) {
+    byFinal = new WeakMap()
+    HAND_OFF_WORDS.set(receiving, byFinal)
+  }
+  let words = byFinal.get(final)
+  if (words === undefined) {
+    const head = `${receiving.name} (${listenerAddressText(receiving)}, use_original_dst) hands off to ${final.name} (`
+    words = { exact: `${head}exact `, wildcard: `${head}wildcard ${listenerAddressText(final)}; no exact ` }
+    byFinal.set(final, words)
+  }
+  return words
+}
+
 /** Selects the receiving listener and performs the original-destination hand-off, with one step each. */
 export function selectListener(model: EnvoyModel, input: ListenerInput): ListenerSelection {
   let acc = input.delivered ? null : captureAcceptance(model, input.direction)
@@ -251,7 +307,8 @@ export function selectListener(model: EnvoyModel, input: ListenerInput): Listene
   // Hand-off (ActiveTcpSocket::newConnection): exact ip:port, then the wildcard; stopped listeners ignored.
   const target = findListenerByAddress(model, localAddress.ip, localAddress.port, false)
   const handRejected = rejectedOnPort(model, localAddress.port, localAddress.ip, target.listener, false)
-  const handFindings = handRejected.filter((r) => r.reason === 'not-active').map((r) => envoyFinding('warming-listener', { listener: r.candidate.name, state: r.evidence[0]?.actual ?? '' }))
+  const handFindings: Finding[] = []
+  for (const r of handRejected) if (r.reason === 'not-active') handFindings.push(envoyFinding('warming-listener', { listener: r.candidate.name, state: r.evidence[0]?.actual ?? '' }))
   if (!target.listener || target.listener === receiving) {
     steps.push(
       newStep('listener', 'matched', `${receiving.name} (${listenerAddressText(receiving)}, use_original_dst) keeps the connection: no listener for ${orig} or ${formatAddress(wildcardFor(localAddress.ip), localAddress.port)}.`, {
@@ -265,9 +322,9 @@ export function selectListener(model: EnvoyModel, input: ListenerInput): Listene
     return { receiving, final: receiving, ran: [receiving], localAddress, restored, steps }
   }
   const final = target.listener
-  const how = target.how === 'exact' ? `exact ${orig}` : `wildcard ${listenerAddressText(final)}; no exact ${orig} listener`
+  const words = handOffWords(receiving, final)
   steps.push(
-    newStep('listener', 'matched', `${receiving.name} (${listenerAddressText(receiving)}, use_original_dst) hands off to ${final.name} (${how}).`, {
+    newStep('listener', 'matched', target.how === 'exact' ? `${words.exact}${orig}).` : `${words.wildcard}${orig} listener).`, {
       chosen: listenerRef(final),
       decision: { handOff: true, from: receiving.name, lookup: target.how, originalDestination: orig, bindToPort: final.bindToPort, listenerFilters: filterNames(final) },
       evidence: [{ field: 'original destination', expected: listenerAddressText(final), actual: orig }],
