@@ -26,9 +26,18 @@ const IP_FACTS = new Map<string, IpFacts>()
 /** Bound on the memo, so that a long session over many snapshots cannot grow it without limit. */
 const IP_FACTS_MAX = 100_000
 
+/** The last text looked up and its facts: a trace asks about the same address several times in a row. */
+let lastValue = ''
+let lastFacts: IpFacts | undefined
+
 function ipFacts(value: string): IpFacts {
+  if (value === lastValue && lastFacts !== undefined) return lastFacts
   const hit = IP_FACTS.get(value)
-  if (hit) return hit
+  if (hit) {
+    lastValue = value
+    lastFacts = hit
+    return hit
+  }
   const raw = stripBrackets(value)
   let facts: IpFacts
   if (!ipaddr.isValid(raw)) facts = { canonical: raw.toLowerCase(), family: null, unspecified: false, loopback: false, parsed: null }
@@ -50,6 +59,8 @@ function ipFacts(value: string): IpFacts {
   }
   if (IP_FACTS.size >= IP_FACTS_MAX) IP_FACTS.clear()
   IP_FACTS.set(value, facts)
+  lastValue = value
+  lastFacts = facts
   return facts
 }
 

@@ -94,9 +94,10 @@ export type HeaderView = Map<string, string[]>
 /** Builds a HeaderView from single values (names lower-cased). */
 export function headerView(headers: Record<string, string>): HeaderView {
   const view: HeaderView = new Map()
-  for (const [k, v] of Object.entries(headers)) {
+  for (const k of Object.keys(headers)) {
     const key = k.toLowerCase()
-    view.set(key, [...(view.get(key) ?? []), v])
+    const prev = view.get(key)
+    view.set(key, prev === undefined ? [headers[k]] : [...prev, headers[k]])
   }
   return view
 }

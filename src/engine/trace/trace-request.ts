@@ -178,11 +178,12 @@ export function traceRequest(ctx: TraceContext, request: Request): Trace {
       : {
           method: request.method ?? 'GET',
           path: request.path ?? '/',
-          headers: { ...request.headers },
+          // traceEnvoy only reads the headers: the request's own object will do unless a Host is added.
+          headers: request.headers,
           scheme: request.protocol === 'https' ? 'https' : 'http',
         }
   if (http !== undefined && http.headers.host === undefined && request.direction === 'inbound') {
-    http.headers.host = `${dstIp.includes(':') ? `[${dstIp}]` : dstIp}:${request.port}`
+    http.headers = { ...request.headers, host: `${dstIp.includes(':') ? `[${dstIp}]` : dstIp}:${request.port}` }
   }
   const envoyTrace = traceEnvoy(ctx.envoy, conn, http, request.randomValue === undefined ? undefined : { randomValue: request.randomValue })
   const firstEnvoyStep = steps.length
