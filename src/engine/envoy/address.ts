@@ -20,6 +20,8 @@ interface IpFacts {
   loopback: boolean
   /** The canonical address parsed, for range tests; null when not an IP. */
   parsed: ipaddr.IPv4 | ipaddr.IPv6 | null
+  /** formatAddress texts by port, made on first use (an address is shown with few ports). */
+  withPort?: Map<number, string>
 }
 
 const IP_FACTS = new Map<string, IpFacts>()
@@ -74,8 +76,16 @@ export function canonicalIp(value: string): string {
 
 /** `ip:port` with IPv6 in brackets, as Envoy prints addresses. */
 export function formatAddress(ip: string, port: number): string {
-  const canon = canonicalIp(ip)
-  return canon.includes(':') ? `[${canon}]:${port}` : `${canon}:${port}`
+  const facts = ipFacts(ip)
+  facts.withPort ??= new Map()
+  let text = facts.withPort.get(port)
+  if (text === undefined) {
+    const canon = facts.canonical
+    text = canon.includes(':') ? `[${canon}]:${port}` : `${canon}:${port}`
+    if (facts.withPort.size >= 64) facts.withPort.clear()
+    facts.withPort.set(port, text)
+  }
+  return text
 }
 
 /** The family of an IP literal, or null when it is not one. */

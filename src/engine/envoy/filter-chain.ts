@@ -454,18 +454,19 @@ export function selectFilterChain(l: Listener, a: ConnectionAttributes): FilterC
 
 /** Builds the `filter_chain` step for a selection. */
 export function filterChainStep(l: Listener, a: ConnectionAttributes, sel: FilterChainSelection, extraFindings: Finding[], notes: string[]): TraceStep {
+  const destination = formatAddress(a.destinationIp, a.destinationPort)
   const decision: Record<string, unknown> = {
     listener: l.name,
     how: sel.how,
     attributes: {
-      destination: formatAddress(a.destinationIp, a.destinationPort),
+      destination,
       transportProtocol: a.transportProtocol,
       serverName: a.serverName || null,
       applicationProtocols: a.applicationProtocols,
       source: formatAddress(a.sourceIp, a.sourcePort),
     },
-    ...(notes.length ? { notes } : {}),
   }
+  if (notes.length) decision.notes = notes
   if (sel.how === 'unresolved') {
     return newStep('filter_chain', 'unresolved', `Listener ${l.name} selects chains with ${sel.unresolved}, which mesh-trace does not model.`, {
       decision,
@@ -480,17 +481,17 @@ export function filterChainStep(l: Listener, a: ConnectionAttributes, sel: Filte
     if (a.transportProtocol === 'raw_buffer' && tlsOnly.length > 0) {
       findings.push(envoyFinding('plaintext-to-tls-only-port', { port: a.destinationPort, chains: tlsOnly.map((r) => r.candidate.name).join(', ') }))
     }
-    return newStep('filter_chain', 'no_match', `No filter chain of ${l.name} matches ${formatAddress(a.destinationIp, a.destinationPort)} (${a.transportProtocol}); Envoy closes the connection.`, {
+    return newStep('filter_chain', 'no_match', `No filter chain of ${l.name} matches ${destination} (${a.transportProtocol}); Envoy closes the connection.`, {
       decision,
       evidence: sel.evidence,
       rejected: sel.rejected,
       findings,
     })
   }
-  const name = filterChainName(sel.chosen)
+  const chosen = filterChainRef(sel.chosen)
   const summary =
     sel.how === 'default_filter_chain'
       ? `No filter chain of ${l.name} matches; its default_filter_chain handles the connection.`
-      : `Filter chain ${name} of ${l.name} matches ${formatAddress(a.destinationIp, a.destinationPort)} (${a.transportProtocol}${a.applicationProtocols.length ? `, ${a.applicationProtocols.join('/')}` : ''}).`
-  return newStep('filter_chain', 'matched', summary, { chosen: filterChainRef(sel.chosen), decision, evidence: sel.evidence, rejected: sel.rejected, findings: extraFindings })
+      : `Filter chain ${chosen.name} of ${l.name} matches ${destination} (${a.transportProtocol}${a.applicationProtocols.length ? `, ${a.applicationProtocols.join('/')}` : ''}).`
+  return newStep('filter_chain', 'matched', summary, { chosen, decision, evidence: sel.evidence, rejected: sel.rejected, findings: extraFindings })
 }

@@ -13,7 +13,7 @@ import { headerView } from './header-matcher.js'
 import { selectListener } from './listener.js'
 import type { Cluster, EnvoyModel, FilterChain, HttpConnectionManager, Listener, NetworkFilter, Route, RouteConfiguration, TcpProxy, VirtualHost } from './model.js'
 import { analyzeNetworkFilters, httpFilterFindings, type NetworkFilterAnalysis } from './network-filter.js'
-import { filterChainName, networkFilterRef, routeConfigRef, routeName, routeRef, virtualHostRef } from './refs.js'
+import { filterChainName, filterChainRef, networkFilterRef, routeConfigRef, routeName, routeRef, virtualHostRef } from './refs.js'
 import { computeRedirect, pickWeightedCluster, rewriteHost, rewritePath, routeActionExtras, selectRoute, selectVirtualCluster, type RouteRequest } from './route.js'
 import { statsStep } from './stats.js'
 import { selectVirtualHost, stripPort, type DomainMatchKind } from './virtual-host.js'
@@ -101,7 +101,7 @@ export function traceEnvoy(model: EnvoyModel, conn: EnvoyConnection, http: HttpF
   if (fcSel.how === 'unresolved') return finish(s, 'unknown')
   if (!fcSel.chosen) return finish(s, 'no_filter_chain')
   const chain = fcSel.chosen
-  s.result.filterChain = filterChainName(chain)
+  s.result.filterChain = filterChainRef(chain).name
   return traceChain(s, chain, http, opts)
 }
 
@@ -120,7 +120,7 @@ interface ChainPlan {
   nf: NetworkFilterAnalysis
   /** The names of the filters other than the terminal one. */
   preceding: readonly string[]
-  hcm?: { httpStep: TraceStep; tcpStep: TraceStep; rc: RouteConfiguration | null; rcStep: TraceStep }
+  hcm?: { httpStep: TraceStep; tcpStep: TraceStep; rc: RouteConfiguration | null; rcStep: TraceStep; ignorePathParameters: boolean }
 }
 
 const CHAIN_PLANS = new WeakMap<EnvoyModel, WeakMap<FilterChain, ChainPlan>>()
@@ -147,7 +147,7 @@ function buildChainPlan(model: EnvoyModel, chain: FilterChain): ChainPlan {
   if (f === null || f.hcm === null || f.tcpProxy) return { nf, preceding }
   const hcm = f.hcm
   const { rc, step: rcStep } = routeConfigFor(model, hcm)
-  return { nf, preceding, hcm: { httpStep: freezeStep(hcmStep(chain, f, hcm, nf.findings, preceding, true)), tcpStep: freezeStep(hcmStep(chain, f, hcm, nf.findings, preceding, false)), rc, rcStep: freezeStep(rcStep) } }
+  return { nf, preceding, hcm: { httpStep: freezeStep(hcmStep(chain, f, hcm, nf.findings, preceding, true)), tcpStep: freezeStep(hcmStep(chain, f, hcm, nf.findings, preceding, false)), rc, rcStep: freezeStep(rcStep), ignorePathParameters: rc !== null && boolAt(rc.raw, 'ignore_path_parameters_in_path_matching') === true } }
 }
 
 function traceChain(s: State, chain: FilterChain, http: HttpFacts | undefined, opts: { randomValue?: number }): EnvoyTrace {
@@ -319,7 +319,7 @@ function traceHcm(s: State, chain: FilterChain, hcm: HttpConnectionManager, plan
   const tlsPeer = s.conn.transportProtocol === 'tls' && chain.transportSocket !== null && s.conn.direction === 'inbound'
   const req: RouteRequest = { method: http.method, path: http.path, headers: view, scheme: http.scheme, tls: { presented: tlsPeer, validated: tlsPeer } }
   const randomValue = opts.randomValue ?? 0
-  const rSel = selectRoute(vh, req, { randomValue, ignorePathParameters: boolAt(rc.raw, 'ignore_path_parameters_in_path_matching') === true })
+  const rSel = selectRoute(vh, req, { randomValue, ignorePathParameters: planned.ignorePathParameters })
   if (rSel.unresolved) {
     s.steps.push(
       newStep('route', 'unresolved', `Route ${routeName(rSel.unresolved.route)} of ${vh.name} uses ${rSel.unresolved.what}, which mesh-trace does not model.`, {
