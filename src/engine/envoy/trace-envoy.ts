@@ -2,7 +2,7 @@
  * Walks one connection (and its HTTP request, if any) through an Envoy model:
  * listener → hand-off → filter chain → network filter → route config → virtual host → route → cluster → endpoint.
  */
-import { copyStep, deepFreeze, freezeStep, newStep, type ConfigRef, type Finding, type SourceRef, type TraceResult, type TraceStep } from '../trace/trace.js'
+import { copyStep, freezeStep, newStep, type ConfigRef, type Finding, type SourceRef, type TraceResult, type TraceStep } from '../trace/trace.js'
 import { cidrContains, formatAddress, isIpLiteral, stripBrackets } from './address.js'
 import { envoyBefore, lookupCluster, BLACKHOLE_CLUSTER, PASSTHROUGH_CLUSTERS } from './cluster.js'
 import { arrAt, boolAt, envoyIndex, isObject, numAt, strAt } from './config-dump.js'
@@ -419,7 +419,8 @@ function buildRoutePlan(model: EnvoyModel, route: Route): RoutePlan {
     Object.assign(decision, routeActionExtras(action.config))
     if (action.config.auto_host_rewrite === true) decision.autoHostRewrite = true
     decision.cluster = action.cluster.name
-    plan.fixed = { cluster: action.cluster.name, decision: deepFreeze(decision), summaryEnd: ` to ${action.cluster.name}.`, tail: clusterTail(model, action.cluster.name, 'cluster') }
+    // Shallow: hash_policy and metadata_match are the model's own config objects, left as they are.
+    plan.fixed = { cluster: action.cluster.name, decision: Object.freeze(decision), summaryEnd: ` to ${action.cluster.name}.`, tail: clusterTail(model, action.cluster.name, 'cluster') }
   }
   return plan
 }
