@@ -17,30 +17,52 @@ interface IpFacts {
   canonical: string
   family: 'ipv4' | 'ipv6' | null
   unspecified: boolean
+  loopback: boolean
+  /** The canonical address parsed, for range tests; null when not an IP. */
+  parsed: ipaddr.IPv4 | ipaddr.IPv6 | null
+  /** formatAddress texts by port, made on first use (an address is shown with few ports). */
+  withPort?: Map<number, string>
 }
 
 const IP_FACTS = new Map<string, IpFacts>()
 /** Bound on the memo, so that a long session over many snapshots cannot grow it without limit. */
 const IP_FACTS_MAX = 100_000
 
+/** The last text looked up and its facts: a trace asks about the same address several times in a row. */
+let lastValue = ''
+let lastFacts: IpFacts | undefined
+
 function ipFacts(value: string): IpFacts {
+  if (value === lastValue && lastFacts !== undefined) return lastFacts
   const hit = IP_FACTS.get(value)
-  if (hit) return hit
+  if (hit) {
+    lastValue = value
+    lastFacts = hit
+    return hit
+  }
   const raw = stripBrackets(value)
   let facts: IpFacts
-  if (!ipaddr.isValid(raw)) facts = { canonical: raw.toLowerCase(), family: null, unspecified: false }
+  if (!ipaddr.isValid(raw)) facts = { canonical: raw.toLowerCase(), family: null, unspecified: false, loopback: false, parsed: null }
   else {
     const parsed = ipaddr.parse(raw)
     const unspecified = parsed.range() === 'unspecified'
+    let canonical: string
+    let family: 'ipv4' | 'ipv6'
     if (parsed.kind() === 'ipv6') {
       const v6 = parsed as ipaddr.IPv6
-      facts = v6.isIPv4MappedAddress()
-        ? { canonical: v6.toIPv4Address().toString(), family: 'ipv4', unspecified }
-        : { canonical: v6.toRFC5952String(), family: 'ipv6', unspecified }
-    } else facts = { canonical: parsed.toString(), family: 'ipv4', unspecified }
+      canonical = v6.isIPv4MappedAddress() ? v6.toIPv4Address().toString() : v6.toRFC5952String()
+      family = v6.isIPv4MappedAddress() ? 'ipv4' : 'ipv6'
+    } else {
+      canonical = parsed.toString()
+      family = 'ipv4'
+    }
+    const canon = ipaddr.isValid(canonical) ? ipaddr.parse(canonical) : null
+    facts = { canonical, family, unspecified, loopback: canon?.range() === 'loopback', parsed: canon }
   }
   if (IP_FACTS.size >= IP_FACTS_MAX) IP_FACTS.clear()
   IP_FACTS.set(value, facts)
+  lastValue = value
+  lastFacts = facts
   return facts
 }
 
@@ -79,8 +101,16 @@ function isCanonicalIpv4(value: string): boolean {
 
 /** `ip:port` with IPv6 in brackets, as Envoy prints addresses. */
 export function formatAddress(ip: string, port: number): string {
-  const canon = canonicalIp(ip)
-  return canon.includes(':') ? `[${canon}]:${port}` : `${canon}:${port}`
+  const facts = ipFacts(ip)
+  facts.withPort ??= new Map()
+  let text = facts.withPort.get(port)
+  if (text === undefined) {
+    const canon = facts.canonical
+    text = canon.includes(':') ? `[${canon}]:${port}` : `${canon}:${port}`
+    if (facts.withPort.size >= 64) facts.withPort.clear()
+    facts.withPort.set(port, text)
+  }
+  return text
 }
 
 /** The family of an IP literal, or null when it is not one. */
@@ -95,19 +125,14 @@ export function isUnspecified(ip: string): boolean {
 
 /** Whether `ip` is a loopback address. */
 export function isLoopback(ip: string): boolean {
-  const raw = stripBrackets(ip)
-  if (!ipaddr.isValid(raw)) return false
-  const canon = ipaddr.parse(canonicalIp(raw))
-  return canon.range() === 'loopback'
+  return ipFacts(ip).loopback
 }
 
 /** Whether a CIDR range contains `ip` (families must agree; IPv4-mapped IPv6 counts as IPv4). */
 export function cidrContains(range: CidrRange, ip: string): boolean {
-  const addr = canonicalIp(ip)
-  const prefix = canonicalIp(range.addressPrefix)
-  if (!ipaddr.isValid(addr) || !ipaddr.isValid(prefix)) return false
-  const a = ipaddr.parse(addr)
-  const p = ipaddr.parse(prefix)
+  const a = ipFacts(ip).parsed
+  const p = ipFacts(range.addressPrefix).parsed
+  if (a === null || p === null) return false
   if (a.kind() !== p.kind()) return false
   const max = a.kind() === 'ipv4' ? 32 : 128
   const len = Math.max(0, Math.min(max, range.prefixLen))

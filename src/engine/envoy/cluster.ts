@@ -1,7 +1,7 @@
 /**
  * Cluster lookup: type, lb policy, DestinationRule provenance; a missing cluster is 503 NC (NR before Envoy 1.18).
  */
-import { newStep, type TraceStep } from '../trace/trace.js'
+import { copyStep, deepFreeze, freezeStep, newStep, type TraceStep } from '../trace/trace.js'
 import { envoyIndex } from './config-dump.js'
 import { envoyFinding } from './findings.js'
 import type { Cluster, EnvoyModel } from './model.js'
@@ -20,17 +20,24 @@ export function parseIstioClusterName(name: string): { direction: string; port: 
   return { direction: parts[0], port: Number(parts[1]), subset: parts[2], host: parts[3] }
 }
 
-/** Whether an Envoy version string is older than major.minor. */
-function versionBefore(version: string | null, major: number, minor: number): boolean | null {
+/** The major and minor of an Envoy version string, or null when it has none. */
+function majorMinor(version: string | null): [number, number] | null {
   const m = version ? /^(\d+)\.(\d+)/.exec(version) : null
-  if (!m) return null
-  const [a, b] = [Number(m[1]), Number(m[2])]
-  return a < major || (a === major && b < minor)
+  return m ? [Number(m[1]), Number(m[2])] : null
 }
+
+/** The model's Envoy version (major, minor), parsed once per model; null when unknown. */
+const VERSIONS = new WeakMap<EnvoyModel, [number, number] | null>()
 
 /** Whether the snapshot's Envoy is older than major.minor (null when the version is unknown). */
 export function envoyBefore(model: EnvoyModel, major: number, minor: number): boolean | null {
-  return versionBefore(model.bootstrap?.envoyVersion ?? null, major, minor)
+  let v = VERSIONS.get(model)
+  if (v === undefined) {
+    v = majorMinor(model.bootstrap?.envoyVersion ?? null)
+    VERSIONS.set(model, v)
+  }
+  if (v === null) return null
+  return v[0] < major || (v[0] === major && v[1] < minor)
 }
 
 /** The response flag for a missing cluster for this Envoy: NC (≥1.18) or NR (before). */
@@ -60,7 +67,35 @@ export function lookupCluster(model: EnvoyModel, name: string, via: string): Clu
       }),
     }
   }
-  const decision: Record<string, unknown> = { cluster: cluster.name, via, type: cluster.type, lbPolicy: cluster.lbPolicy }
+  const shared = sharedClusterStep(cluster)
+  // `via` (how the route named the cluster) is the one request-dependent field; it comes second, as it always has.
+  let decision = shared.byVia.get(via)
+  if (decision === undefined) {
+    decision = deepFreeze({ cluster: cluster.name, via, ...shared.step.decision })
+    shared.byVia.set(via, decision)
+  }
+  return { cluster, step: copyStep(shared.step, decision) }
+}
+
+/** The cluster step of a found cluster (its decision without `cluster` and `via`), and the decision for each `via` seen. */
+interface SharedClusterStep {
+  step: TraceStep
+  byVia: Map<string, Record<string, unknown>>
+}
+
+const CLUSTER_STEPS = new WeakMap<Cluster, SharedClusterStep>()
+
+function sharedClusterStep(cluster: Cluster): SharedClusterStep {
+  let shared = CLUSTER_STEPS.get(cluster)
+  if (shared === undefined) {
+    shared = { step: freezeStep(foundClusterStep(cluster)), byVia: new Map() }
+    CLUSTER_STEPS.set(cluster, shared)
+  }
+  return shared
+}
+
+function foundClusterStep(cluster: Cluster): TraceStep {
+  const decision: Record<string, unknown> = { type: cluster.type, lbPolicy: cluster.lbPolicy }
   if (cluster.extensionType) decision.clusterType = cluster.extensionType
   if (cluster.edsServiceName) decision.edsServiceName = cluster.edsServiceName
   if (cluster.istioConfig) {
@@ -73,18 +108,12 @@ export function lookupCluster(model: EnvoyModel, name: string, via: string): Clu
   const parsed = parseIstioClusterName(cluster.name)
   if (parsed?.subset && parsed.direction === 'outbound') decision.subset = parsed.subset
   if (cluster.type === 'extension') {
-    return {
-      cluster,
-      step: newStep('cluster', 'unresolved', `Cluster ${cluster.name} is a ${cluster.extensionType ?? 'cluster_type'} extension, which mesh-trace does not model.`, {
-        chosen: clusterRef(cluster),
-        decision,
-        findings: [envoyFinding('unknown-extension', { where: `cluster ${cluster.name}`, typeUrl: cluster.extensionType ?? 'cluster_type' })],
-      }),
-    }
+    return newStep('cluster', 'unresolved', `Cluster ${cluster.name} is a ${cluster.extensionType ?? 'cluster_type'} extension, which mesh-trace does not model.`, {
+      chosen: clusterRef(cluster),
+      decision,
+      findings: [envoyFinding('unknown-extension', { where: `cluster ${cluster.name}`, typeUrl: cluster.extensionType ?? 'cluster_type' })],
+    })
   }
   const provenance = cluster.istioConfig ? ` from ${cluster.istioConfig}` : ''
-  return {
-    cluster,
-    step: newStep('cluster', 'matched', `Cluster ${cluster.name}: ${cluster.type}, ${cluster.lbPolicy}${provenance}.`, { chosen: clusterRef(cluster), decision }),
-  }
+  return newStep('cluster', 'matched', `Cluster ${cluster.name}: ${cluster.type}, ${cluster.lbPolicy}${provenance}.`, { chosen: clusterRef(cluster), decision })
 }

@@ -2,7 +2,7 @@
  * Endpoints of a cluster: EDS (`?include_eds`), inline `load_assignment`, and `/clusters` (text or JSON)
  * host health.
  */
-import { newStep, type Alternative, type ConfigRef, type SourceRef, type TraceStep } from '../trace/trace.js'
+import { copyStep, freezeStep, newStep, type Alternative, type ConfigRef, type SourceRef, type TraceStep } from '../trace/trace.js'
 import { canonicalIp, formatAddress } from './address.js'
 import { BLACKHOLE_CLUSTER, PASSTHROUGH_CLUSTERS } from './cluster.js'
 import { EnvoyConfigError, arrAt, boolAt, envoyIndex, isObject, normalizeJson, numAt, objAt, strAt } from './config-dump.js'
@@ -259,21 +259,50 @@ export function priorityLoad(levels: Array<{ priority: number; healthy: number; 
 
 /** Resolves the endpoints of the chosen cluster and builds the `endpoint` step. */
 export function resolveEndpoints(model: EnvoyModel, cluster: Cluster, originalDst: { ip: string; port: number }): EndpointResolution {
-  const isPassthrough = PASSTHROUGH_CLUSTERS.includes(cluster.name)
-  if (cluster.type === 'ORIGINAL_DST') {
-    const address = formatAddress(originalDst.ip, originalDst.port)
-    const bind = cluster.upstreamBindAddress ? ` from ${cluster.upstreamBindAddress}` : ''
-    const recent = recentHosts(model, cluster)
-    return {
-      outcome: isPassthrough ? 'passthrough' : 'forwarded',
-      endpoints: [address],
-      step: newStep('endpoint', 'matched', `${cluster.name} is ORIGINAL_DST: Envoy connects to the original destination ${address}${bind}.`, {
-        chosen: { kind: 'endpoint', name: address, source: cluster.source, excerpt: 'original destination' },
-        decision: { clusterType: 'ORIGINAL_DST', endpoint: address, ...(cluster.upstreamBindAddress ? { upstreamBindAddress: cluster.upstreamBindAddress } : {}), ...(recent.length ? { recentHosts: recent } : {}) },
-        evidence: [{ field: 'original destination', expected: 'ORIGINAL_DST host', actual: address }],
-      }),
-    }
+  if (cluster.type === 'ORIGINAL_DST') return originalDstEndpoints(model, cluster, originalDst)
+  return copyResolution(sharedResolution(model, cluster))
+}
+
+/** A resolution of its own for one trace from a shared one (sharedResolution). */
+export function copyResolution(shared: EndpointResolution): EndpointResolution {
+  return { step: copyStep(shared.step), outcome: shared.outcome, endpoints: shared.endpoints === null ? null : shared.endpoints.slice() }
+}
+
+/** Endpoint stages of the model's clusters, built once: apart from ORIGINAL_DST, the stage depends on the cluster alone. */
+const RESOLUTIONS = new WeakMap<EnvoyModel, WeakMap<Cluster, EndpointResolution>>()
+
+/** The endpoint stage of a cluster that is not ORIGINAL_DST, shared by every trace (copy it with copyResolution). */
+export function sharedResolution(model: EnvoyModel, cluster: Cluster): EndpointResolution {
+  let byCluster = RESOLUTIONS.get(model)
+  if (byCluster === undefined) {
+    byCluster = new WeakMap()
+    RESOLUTIONS.set(model, byCluster)
   }
+  let r = byCluster.get(cluster)
+  if (r === undefined) {
+    r = clusterResolution(model, cluster)
+    freezeStep(r.step)
+    byCluster.set(cluster, r)
+  }
+  return r
+}
+
+function originalDstEndpoints(model: EnvoyModel, cluster: Cluster, originalDst: { ip: string; port: number }): EndpointResolution {
+  const address = formatAddress(originalDst.ip, originalDst.port)
+  const bind = cluster.upstreamBindAddress ? ` from ${cluster.upstreamBindAddress}` : ''
+  const recent = recentHosts(model, cluster)
+  return {
+    outcome: PASSTHROUGH_CLUSTERS.includes(cluster.name) ? 'passthrough' : 'forwarded',
+    endpoints: [address],
+    step: newStep('endpoint', 'matched', `${cluster.name} is ORIGINAL_DST: Envoy connects to the original destination ${address}${bind}.`, {
+      chosen: { kind: 'endpoint', name: address, source: cluster.source, excerpt: 'original destination' },
+      decision: { clusterType: 'ORIGINAL_DST', endpoint: address, ...(cluster.upstreamBindAddress ? { upstreamBindAddress: cluster.upstreamBindAddress } : {}), ...(recent.length ? { recentHosts: recent } : {}) },
+      evidence: [{ field: 'original destination', expected: 'ORIGINAL_DST host', actual: address }],
+    }),
+  }
+}
+
+function clusterResolution(model: EnvoyModel, cluster: Cluster): EndpointResolution {
   const { candidates, sources, known, overprovisioningFactor } = clusterEndpoints(model, cluster)
   if (cluster.name === BLACKHOLE_CLUSTER || (known && candidates.length === 0 && cluster.type === 'STATIC')) {
     return {

@@ -134,22 +134,31 @@ export function detectAttributes(
   }
 }
 
-/** One criterion's verdict for one chain: a specificity (higher wins) or a mismatch. */
-type Verdict = { ok: true; specificity: number; evidence: Evidence } | { ok: false; evidence: Evidence }
-
+/**
+ * One filter_chain_match criterion. A chain's score is its specificity (higher wins) or null when it does not match;
+ * evidence rows are built only for the chains that need one (losers and the winner), from `expected` (the chain's
+ * side, worked out once per chain) and `actual` (the connection's side).
+ */
 interface Criterion {
   name: string
   reason: MismatchCode
-  judge: (fc: FilterChain, a: ConnectionAttributes, survivors: FilterChain[]) => Verdict
+  /** The evidence field. */
+  field: string
+  score: (fc: FilterChain, a: ConnectionAttributes, survivors: FilterChain[]) => number | null
+  expected: (fc: FilterChain) => string
+  actual: (a: ConnectionAttributes) => string
 }
 
-function rangeVerdict(field: string, ranges: CidrRange[], ip: string): Verdict {
-  if (ranges.length === 0) return { ok: true, specificity: 0, evidence: { field, expected: '(any)', actual: ip } }
-  const containing = ranges.filter((r) => cidrContains(r, ip))
-  const expected = ranges.map(formatCidr).join(', ')
-  if (containing.length === 0) return { ok: false, evidence: { field, expected, actual: ip } }
+function rangeScore(ranges: CidrRange[], ip: string): number | null {
+  if (ranges.length === 0) return 0
+  let best: number | null = null
+  for (const r of ranges) if (cidrContains(r, ip) && (best === null || r.prefixLen > best)) best = r.prefixLen
   // Envoy indexes an empty list as 0.0.0.0/0 and ::/0, so an explicit /0 ties with it.
-  return { ok: true, specificity: Math.max(...containing.map((r) => r.prefixLen)), evidence: { field, expected, actual: ip } }
+  return best
+}
+
+function rangesText(ranges: CidrRange[]): string {
+  return ranges.length === 0 ? '(any)' : ranges.map(formatCidr).join(', ')
 }
 
 /** Whether `sni` matches server name `name` exactly (1000) or by `*.suffix` (suffix length), else null. */
@@ -174,71 +183,103 @@ export const FILTER_CHAIN_CRITERIA: Criterion[] = [
   {
     name: 'destination_port',
     reason: 'destination-port-mismatch',
-    judge: (fc, a) => {
-      const p = fc.match.destinationPort
-      const evidence = { field: 'destination_port', expected: p === null ? '(any)' : String(p), actual: String(a.destinationPort) }
-      if (p === null) return { ok: true, specificity: 0, evidence }
-      return p === a.destinationPort ? { ok: true, specificity: 1, evidence } : { ok: false, evidence }
-    },
+    field: 'destination_port',
+    score: (fc, a) => (fc.match.destinationPort === null ? 0 : fc.match.destinationPort === a.destinationPort ? 1 : null),
+    expected: (fc) => (fc.match.destinationPort === null ? '(any)' : String(fc.match.destinationPort)),
+    actual: (a) => String(a.destinationPort),
   },
-  { name: 'prefix_ranges', reason: 'destination-ip-mismatch', judge: (fc, a) => rangeVerdict('destination IP (prefix_ranges)', fc.match.prefixRanges, a.destinationIp) },
+  {
+    name: 'prefix_ranges',
+    reason: 'destination-ip-mismatch',
+    field: 'destination IP (prefix_ranges)',
+    score: (fc, a) => rangeScore(fc.match.prefixRanges, a.destinationIp),
+    expected: (fc) => rangesText(fc.match.prefixRanges),
+    actual: (a) => a.destinationIp,
+  },
   {
     name: 'server_names',
     reason: 'server-name-mismatch',
-    judge: (fc, a) => {
+    field: 'server_names (SNI)',
+    score: (fc, a) => {
       const names = fc.match.serverNames
-      const evidence = { field: 'server_names (SNI)', expected: names.length ? names.join(', ') : '(any)', actual: a.serverName || '(no SNI)' }
-      if (names.length === 0) return { ok: true, specificity: 0, evidence }
-      if (a.serverName === '') return { ok: false, evidence }
-      const specs = names.map((n) => serverNameSpecificity(n, a.serverName)).filter((s): s is number => s !== null)
-      return specs.length ? { ok: true, specificity: Math.max(...specs), evidence } : { ok: false, evidence }
+      if (names.length === 0) return 0
+      if (a.serverName === '') return null
+      let best: number | null = null
+      for (const n of names) {
+        const s = serverNameSpecificity(n, a.serverName)
+        if (s !== null && (best === null || s > best)) best = s
+      }
+      return best
     },
+    expected: (fc) => (fc.match.serverNames.length ? fc.match.serverNames.join(', ') : '(any)'),
+    actual: (a) => a.serverName || '(no SNI)',
   },
   {
     name: 'transport_protocol',
     reason: 'transport-protocol-mismatch',
-    judge: (fc, a) => {
-      const t = fc.match.transportProtocol
-      const evidence = { field: 'transport_protocol', expected: t || '(any)', actual: a.transportProtocol }
-      if (t === '') return { ok: true, specificity: 0, evidence }
-      return t === a.transportProtocol ? { ok: true, specificity: 1, evidence } : { ok: false, evidence }
-    },
+    field: 'transport_protocol',
+    score: (fc, a) => (fc.match.transportProtocol === '' ? 0 : fc.match.transportProtocol === a.transportProtocol ? 1 : null),
+    expected: (fc) => fc.match.transportProtocol || '(any)',
+    actual: (a) => a.transportProtocol,
   },
   {
     name: 'application_protocols',
     reason: 'application-protocol-mismatch',
-    judge: (fc, a, survivors) => {
+    field: 'application_protocols',
+    score: (fc, a, survivors) => {
       const list = fc.match.applicationProtocols
-      const evidence = { field: 'application_protocols', expected: list.length ? list.join(', ') : '(any)', actual: a.applicationProtocols.length ? a.applicationProtocols.join(', ') : '(none detected)' }
-      if (list.length === 0) return { ok: true, specificity: 0, evidence }
+      if (list.length === 0) return 0
       const first = firstListedProtocol(a, survivors)
-      return first !== null && list.includes(first) ? { ok: true, specificity: 1, evidence } : { ok: false, evidence }
+      return first !== null && list.includes(first) ? 1 : null
     },
+    expected: (fc) => (fc.match.applicationProtocols.length ? fc.match.applicationProtocols.join(', ') : '(any)'),
+    actual: (a) => (a.applicationProtocols.length ? a.applicationProtocols.join(', ') : '(none detected)'),
   },
-  { name: 'direct_source_prefix_ranges', reason: 'direct-source-ip-mismatch', judge: (fc, a) => rangeVerdict('direct source IP', fc.match.directSourcePrefixRanges, a.directSourceIp) },
+  {
+    name: 'direct_source_prefix_ranges',
+    reason: 'direct-source-ip-mismatch',
+    field: 'direct source IP',
+    score: (fc, a) => rangeScore(fc.match.directSourcePrefixRanges, a.directSourceIp),
+    expected: (fc) => rangesText(fc.match.directSourcePrefixRanges),
+    actual: (a) => a.directSourceIp,
+  },
   {
     name: 'source_type',
     reason: 'source-type-mismatch',
-    judge: (fc, a) => {
-      const t = fc.match.sourceType
-      const local = isLocalConnection(a)
-      const evidence = { field: 'source_type', expected: t, actual: local ? 'SAME_IP_OR_LOOPBACK' : 'EXTERNAL' }
-      if (t === 'ANY') return { ok: true, specificity: 0, evidence }
-      return (t === 'SAME_IP_OR_LOOPBACK') === local ? { ok: true, specificity: 1, evidence } : { ok: false, evidence }
-    },
+    field: 'source_type',
+    score: (fc, a) => (fc.match.sourceType === 'ANY' ? 0 : (fc.match.sourceType === 'SAME_IP_OR_LOOPBACK') === isLocalConnection(a) ? 1 : null),
+    expected: (fc) => fc.match.sourceType,
+    actual: (a) => (isLocalConnection(a) ? 'SAME_IP_OR_LOOPBACK' : 'EXTERNAL'),
   },
-  { name: 'source_prefix_ranges', reason: 'source-ip-mismatch', judge: (fc, a) => rangeVerdict('source IP', fc.match.sourcePrefixRanges, a.sourceIp) },
+  {
+    name: 'source_prefix_ranges',
+    reason: 'source-ip-mismatch',
+    field: 'source IP',
+    score: (fc, a) => rangeScore(fc.match.sourcePrefixRanges, a.sourceIp),
+    expected: (fc) => rangesText(fc.match.sourcePrefixRanges),
+    actual: (a) => a.sourceIp,
+  },
   {
     name: 'source_ports',
     reason: 'source-port-mismatch',
-    judge: (fc, a) => {
-      const ports = fc.match.sourcePorts
-      const evidence = { field: 'source_ports', expected: ports.length ? ports.join(', ') : '(any)', actual: String(a.sourcePort) }
-      if (ports.length === 0) return { ok: true, specificity: 0, evidence }
-      return ports.includes(a.sourcePort) ? { ok: true, specificity: 1, evidence } : { ok: false, evidence }
-    },
+    field: 'source_ports',
+    score: (fc, a) => (fc.match.sourcePorts.length === 0 ? 0 : fc.match.sourcePorts.includes(a.sourcePort) ? 1 : null),
+    expected: (fc) => (fc.match.sourcePorts.length ? fc.match.sourcePorts.join(', ') : '(any)'),
+    actual: (a) => String(a.sourcePort),
   },
 ]
+
+/** A chain's `expected` text for every criterion, in criteria order, worked out once per chain. */
+const EXPECTED = new WeakMap<FilterChain, string[]>()
+
+function expectedOf(fc: FilterChain): string[] {
+  let texts = EXPECTED.get(fc)
+  if (texts === undefined) {
+    texts = FILTER_CHAIN_CRITERIA.map((c) => c.expected(fc))
+    EXPECTED.set(fc, texts)
+  }
+  return texts
+}
 
 /** The result of filter-chain selection. */
 export interface FilterChainSelection {
@@ -259,22 +300,37 @@ export function matchFilterChains(chains: FilterChain[], a: ConnectionAttributes
   let survivors = chains
   const rejected: Alternative[] = []
   const evidence: Evidence[] = []
-  for (const c of FILTER_CHAIN_CRITERIA) {
-    const verdicts = survivors.map((fc) => ({ fc, v: c.judge(fc, a, survivors) }))
-    const passing = verdicts.filter((x): x is { fc: FilterChain; v: Extract<Verdict, { ok: true }> } => x.v.ok)
-    const best = passing.length ? Math.max(...passing.map((x) => x.v.specificity)) : -1
-    for (const { fc, v } of verdicts) {
-      if (!v.ok) rejected.push({ candidate: filterChainRef(fc), reason: c.reason, evidence: [v.evidence] })
-      else if (v.specificity < best) {
-        rejected.push({ candidate: filterChainRef(fc), reason: 'less-specific', evidence: [{ field: c.name, expected: v.evidence.expected, actual: `${v.evidence.actual} (a chain matching it more specifically wins)` }] })
-      }
+  // Plain loops and one scores array: this runs for every trace, and closures per criterion showed up as garbage.
+  const scores: Array<number | null> = new Array<number | null>(chains.length)
+  for (let ci = 0; ci < FILTER_CHAIN_CRITERIA.length && survivors.length > 0; ci++) {
+    const c = FILTER_CHAIN_CRITERIA[ci]
+    let best = -Infinity
+    let kept = 0
+    for (let i = 0; i < survivors.length; i++) {
+      const score = c.score(survivors[i], a, survivors)
+      scores[i] = score
+      if (score !== null && score > best) best = score
     }
-    survivors = passing.filter((x) => x.v.specificity === best).map((x) => x.fc)
-    if (survivors.length === 0) return { chosen: null, rejected, evidence, matched: false }
-    const winner = passing.find((x) => x.fc === survivors[0])?.v
+    for (let i = 0; i < survivors.length; i++) if (scores[i] === best) kept++
+    let actual: string | undefined
+    if (kept < survivors.length) {
+      actual = c.actual(a)
+      const next: FilterChain[] = []
+      for (let i = 0; i < survivors.length; i++) {
+        const fc = survivors[i]
+        const score = scores[i]
+        if (score === best) next.push(fc)
+        else if (score === null) rejected.push({ candidate: filterChainRef(fc), reason: c.reason, evidence: [{ field: c.field, expected: expectedOf(fc)[ci], actual }] })
+        else rejected.push({ candidate: filterChainRef(fc), reason: 'less-specific', evidence: [{ field: c.name, expected: expectedOf(fc)[ci], actual: `${actual} (a chain matching it more specifically wins)` }] })
+      }
+      survivors = next
+      if (survivors.length === 0) break
+    }
+    const expected = expectedOf(survivors[0])[ci]
     // Criteria the winner does not constrain are not evidence; an explicit /0 range is.
-    if (winner && (winner.specificity > 0 || (winner.evidence.expected !== '(any)' && winner.evidence.expected !== 'ANY'))) evidence.push(winner.evidence)
+    if (best > 0 || (expected !== '(any)' && expected !== 'ANY')) evidence.push({ field: c.field, expected, actual: actual ?? c.actual(a) })
   }
+  if (survivors.length === 0) return { chosen: null, rejected, evidence, matched: false }
   // Envoy rejects listeners whose chains tie; the first is reported if a dump still has such a tie.
   for (const fc of survivors.slice(1)) rejected.push({ candidate: filterChainRef(fc), reason: 'other', evidence: [{ field: 'filter_chain_match', expected: 'unique', actual: `duplicate of ${filterChainName(survivors[0])}` }] })
   return { chosen: survivors[0] ?? null, rejected, evidence, matched: true }
@@ -398,18 +454,19 @@ export function selectFilterChain(l: Listener, a: ConnectionAttributes): FilterC
 
 /** Builds the `filter_chain` step for a selection. */
 export function filterChainStep(l: Listener, a: ConnectionAttributes, sel: FilterChainSelection, extraFindings: Finding[], notes: string[]): TraceStep {
+  const destination = formatAddress(a.destinationIp, a.destinationPort)
   const decision: Record<string, unknown> = {
     listener: l.name,
     how: sel.how,
     attributes: {
-      destination: formatAddress(a.destinationIp, a.destinationPort),
+      destination,
       transportProtocol: a.transportProtocol,
       serverName: a.serverName || null,
       applicationProtocols: a.applicationProtocols,
       source: formatAddress(a.sourceIp, a.sourcePort),
     },
-    ...(notes.length ? { notes } : {}),
   }
+  if (notes.length) decision.notes = notes
   if (sel.how === 'unresolved') {
     return newStep('filter_chain', 'unresolved', `Listener ${l.name} selects chains with ${sel.unresolved}, which mesh-trace does not model.`, {
       decision,
@@ -424,17 +481,17 @@ export function filterChainStep(l: Listener, a: ConnectionAttributes, sel: Filte
     if (a.transportProtocol === 'raw_buffer' && tlsOnly.length > 0) {
       findings.push(envoyFinding('plaintext-to-tls-only-port', { port: a.destinationPort, chains: tlsOnly.map((r) => r.candidate.name).join(', ') }))
     }
-    return newStep('filter_chain', 'no_match', `No filter chain of ${l.name} matches ${formatAddress(a.destinationIp, a.destinationPort)} (${a.transportProtocol}); Envoy closes the connection.`, {
+    return newStep('filter_chain', 'no_match', `No filter chain of ${l.name} matches ${destination} (${a.transportProtocol}); Envoy closes the connection.`, {
       decision,
       evidence: sel.evidence,
       rejected: sel.rejected,
       findings,
     })
   }
-  const name = filterChainName(sel.chosen)
+  const chosen = filterChainRef(sel.chosen)
   const summary =
     sel.how === 'default_filter_chain'
       ? `No filter chain of ${l.name} matches; its default_filter_chain handles the connection.`
-      : `Filter chain ${name} of ${l.name} matches ${formatAddress(a.destinationIp, a.destinationPort)} (${a.transportProtocol}${a.applicationProtocols.length ? `, ${a.applicationProtocols.join('/')}` : ''}).`
-  return newStep('filter_chain', 'matched', summary, { chosen: filterChainRef(sel.chosen), decision, evidence: sel.evidence, rejected: sel.rejected, findings: extraFindings })
+      : `Filter chain ${chosen.name} of ${l.name} matches ${destination} (${a.transportProtocol}${a.applicationProtocols.length ? `, ${a.applicationProtocols.join('/')}` : ''}).`
+  return newStep('filter_chain', 'matched', summary, { chosen, decision, evidence: sel.evidence, rejected: sel.rejected, findings: extraFindings })
 }

@@ -32,26 +32,60 @@ export function regexOf(m: JsonObject): string {
   return strAt(m, 'regex') ?? ''
 }
 
-/** Evaluates an `envoy.type.matcher.v3.StringMatcher`; returns the verdict and how the rule reads. */
-export function matchString(m: JsonObject, value: string): { ok: boolean; expected: string } {
+/** A StringMatcher read once: how it reads and how it tests a value. */
+interface CompiledStringMatcher {
+  expected: string
+  test: (value: string) => boolean
+}
+
+/** Matchers are config, so each is read once (per matcher object) and reused by every request. */
+const STRING_MATCHERS = new WeakMap<JsonObject, CompiledStringMatcher>()
+
+function compiledStringMatcher(m: JsonObject): CompiledStringMatcher {
+  let c = STRING_MATCHERS.get(m)
+  if (c === undefined) {
+    c = compileStringMatcher(m)
+    STRING_MATCHERS.set(m, c)
+  }
+  return c
+}
+
+function compileStringMatcher(m: JsonObject): CompiledStringMatcher {
   const ic = boolAt(m, 'ignore_case') === true
-  const v = ic ? value.toLowerCase() : value
-  const norm = (s: string): string => (ic ? s.toLowerCase() : s)
+  const fold = (s: string): string => (ic ? s.toLowerCase() : s)
   const suffix = ic ? ' (ignore_case)' : ''
   const exact = strAt(m, 'exact')
-  if (exact !== null) return { ok: v === norm(exact), expected: `exact "${exact}"${suffix}` }
+  if (exact !== null) {
+    const want = fold(exact)
+    return { expected: `exact "${exact}"${suffix}`, test: (v) => fold(v) === want }
+  }
   const prefix = strAt(m, 'prefix')
-  if (prefix !== null) return { ok: v.startsWith(norm(prefix)), expected: `prefix "${prefix}"${suffix}` }
+  if (prefix !== null) {
+    const want = fold(prefix)
+    return { expected: `prefix "${prefix}"${suffix}`, test: (v) => fold(v).startsWith(want) }
+  }
   const sfx = strAt(m, 'suffix')
-  if (sfx !== null) return { ok: v.endsWith(norm(sfx)), expected: `suffix "${sfx}"${suffix}` }
+  if (sfx !== null) {
+    const want = fold(sfx)
+    return { expected: `suffix "${sfx}"${suffix}`, test: (v) => fold(v).endsWith(want) }
+  }
   const contains = strAt(m, 'contains')
-  if (contains !== null) return { ok: v.includes(norm(contains)), expected: `contains "${contains}"${suffix}` }
+  if (contains !== null) {
+    const want = fold(contains)
+    return { expected: `contains "${contains}"${suffix}`, test: (v) => fold(v).includes(want) }
+  }
   if (isObject(m.safe_regex)) {
     const re = regexOf(m.safe_regex)
-    return { ok: re2FullMatch(re, value), expected: `regex "${re}"` }
+    return { expected: `regex "${re}"`, test: (v) => re2FullMatch(re, v) }
   }
   // An empty StringMatcher matches nothing we can name.
-  return { ok: false, expected: '(unsupported string matcher)' }
+  return { expected: '(unsupported string matcher)', test: () => false }
+}
+
+/** Evaluates an `envoy.type.matcher.v3.StringMatcher`; returns the verdict and how the rule reads. */
+export function matchString(m: JsonObject, value: string): { ok: boolean; expected: string } {
+  const c = compiledStringMatcher(m)
+  return { ok: c.test(value), expected: c.expected }
 }
 
 /** Request headers as Envoy sees them: lower-case names, possibly several values each. */
@@ -60,9 +94,10 @@ export type HeaderView = Map<string, string[]>
 /** Builds a HeaderView from single values (names lower-cased). */
 export function headerView(headers: Record<string, string>): HeaderView {
   const view: HeaderView = new Map()
-  for (const [k, v] of Object.entries(headers)) {
+  for (const k of Object.keys(headers)) {
     const key = k.toLowerCase()
-    view.set(key, [...(view.get(key) ?? []), v])
+    const prev = view.get(key)
+    view.set(key, prev === undefined ? [headers[k]] : [...prev, headers[k]])
   }
   return view
 }
@@ -77,22 +112,39 @@ function parseInt64(value: string): number | null {
   return /^[+-]?\d+$/.test(value.trim()) ? Number(value.trim()) : null
 }
 
-/**
- * Evaluates one `HeaderMatcher`. Several values of a header are joined with ','. A missing header
- * matches only `present_match: false`, or `present_match: true` inverted, unless treat_missing_header_as_empty.
- */
-export function matchHeader(m: JsonObject, headers: HeaderView): HeaderVerdict {
+/** A HeaderMatcher read once: the header, how the rule reads, and how it tests the (joined) value. */
+interface CompiledHeaderMatcher {
+  name: string
+  field: string
+  invert: boolean
+  missingAsEmpty: boolean
+  /** A presence test (present_match, or no specifier). */
+  presence: boolean
+  presentWanted: boolean
+  expected: string
+  test: (value: string) => boolean
+}
+
+const HEADER_MATCHERS = new WeakMap<JsonObject, CompiledHeaderMatcher>()
+
+/** An ECMAScript regex anchored at both ends, or null when it does not compile (then it matches nothing). */
+function anchoredRegExp(source: string): RegExp | null {
+  try {
+    return new RegExp(`^(?:${source})$`)
+  } catch {
+    return null
+  }
+}
+
+function compileHeaderMatcher(m: JsonObject): CompiledHeaderMatcher {
   const name = (strAt(m, 'name') ?? '').toLowerCase()
-  const values = headers.get(name)
   const invert = boolAt(m, 'invert_match') === true
-  const missingAsEmpty = boolAt(m, 'treat_missing_header_as_empty') === true
-  const field = `header ${name}`
-  let type: 'present' | 'value' = 'value'
+  let presence = false
   let presentWanted = true
   let describe = ''
   let test: (v: string) => boolean = () => true
   if ('present_match' in m) {
-    type = 'present'
+    presence = true
     presentWanted = boolAt(m, 'present_match') === true
     describe = presentWanted ? 'present' : 'absent'
   } else if (strAt(m, 'exact_match') !== null) {
@@ -101,37 +153,25 @@ export function matchHeader(m: JsonObject, headers: HeaderView): HeaderVerdict {
     describe = e === '' ? 'present (exact_match "")' : `exact "${e}"`
     test = (v) => e === '' || v === e
   } else if (isObject(m.string_match)) {
-    const sm = m.string_match
-    describe = matchString(sm, '').expected
-    test = (v) => matchString(sm, v).ok
+    const sm = compiledStringMatcher(m.string_match)
+    describe = sm.expected
+    test = sm.test
   } else if (isObject(m.safe_regex_match)) {
     const re = regexOf(m.safe_regex_match)
     describe = `regex "${re}"`
     test = (v) => re2FullMatch(re, v)
   } else if (strAt(m, 'regex_match') !== null) {
-    const re = strAt(m, 'regex_match') as string
-    describe = `regex "${re}"`
-    test = (v) => {
-      try {
-        return new RegExp(`^(?:${re})$`).test(v)
-      } catch {
-        return false
-      }
-    }
+    const source = strAt(m, 'regex_match') as string
+    const re = anchoredRegExp(source)
+    describe = `regex "${source}"`
+    test = (v) => re !== null && re.test(v)
   } else if (strAt(m, 'value') !== null) {
     // The v1/v2 form {name, value, regex}: exact, or an ECMAScript regex when `regex` is true; empty = presence.
     const v2 = strAt(m, 'value') as string
     const isRegex = boolAt(m, 'regex') === true
+    const re = isRegex && v2 !== '' ? anchoredRegExp(v2) : null
     describe = v2 === '' ? 'present' : isRegex ? `regex "${v2}"` : `exact "${v2}"`
-    test = (v) => {
-      if (v2 === '') return true
-      if (!isRegex) return v === v2
-      try {
-        return new RegExp(`^(?:${v2})$`).test(v)
-      } catch {
-        return false
-      }
-    }
+    test = (v) => v2 === '' || (isRegex ? re !== null && re.test(v) : v === v2)
   } else if (isObject(m.range_match)) {
     const start = numAt(m.range_match, 'start') ?? 0
     const end = numAt(m.range_match, 'end') ?? 0
@@ -145,27 +185,40 @@ export function matchHeader(m: JsonObject, headers: HeaderView): HeaderVerdict {
     describe = `prefix "${p}"`
     test = (v) => v.startsWith(p)
   } else if (strAt(m, 'suffix_match') !== null) {
-    const s = strAt(m, 'suffix_match') as string
-    describe = `suffix "${s}"`
-    test = (v) => v.endsWith(s)
+    const sfx = strAt(m, 'suffix_match') as string
+    describe = `suffix "${sfx}"`
+    test = (v) => v.endsWith(sfx)
   } else if (strAt(m, 'contains_match') !== null) {
     const c = strAt(m, 'contains_match') as string
     describe = `contains "${c}"`
     test = (v) => v.includes(c)
   } else {
     // No specifier: a presence test.
-    type = 'present'
+    presence = true
     presentWanted = true
     describe = 'present'
   }
-  const expected = `${invert ? 'not ' : ''}${describe}`
-  if (values === undefined && !missingAsEmpty) {
-    const ok = type === 'present' && (invert ? presentWanted : !presentWanted)
-    return { ok, evidence: { field, expected, actual: '(absent)' } }
+  return { name, field: `header ${name}`, invert, missingAsEmpty: boolAt(m, 'treat_missing_header_as_empty') === true, presence, presentWanted, expected: `${invert ? 'not ' : ''}${describe}`, test }
+}
+
+/**
+ * Evaluates one `HeaderMatcher`. Several values of a header are joined with ','. A missing header
+ * matches only `present_match: false`, or `present_match: true` inverted, unless treat_missing_header_as_empty.
+ */
+export function matchHeader(m: JsonObject, headers: HeaderView): HeaderVerdict {
+  let c = HEADER_MATCHERS.get(m)
+  if (c === undefined) {
+    c = compileHeaderMatcher(m)
+    HEADER_MATCHERS.set(m, c)
+  }
+  const values = headers.get(c.name)
+  if (values === undefined && !c.missingAsEmpty) {
+    const ok = c.presence && (c.invert ? c.presentWanted : !c.presentWanted)
+    return { ok, evidence: { field: c.field, expected: c.expected, actual: '(absent)' } }
   }
   const value = values === undefined ? '' : values.join(',')
-  const raw = type === 'present' ? presentWanted : test(value)
-  return { ok: raw !== invert, evidence: { field, expected, actual: values === undefined ? '(absent, treated as "")' : `"${value}"` } }
+  const raw = c.presence ? c.presentWanted : c.test(value)
+  return { ok: raw !== c.invert, evidence: { field: c.field, expected: c.expected, actual: values === undefined ? '(absent, treated as "")' : `"${value}"` } }
 }
 
 /** Evaluates all header matchers; returns the first failing one's evidence. */

@@ -2,9 +2,9 @@
  * Listener selection: the listener that accepts the socket, then the `use_original_dst` hand-off to the
  * listener of the original destination (exact ip:port, then the wildcard 0.0.0.0:port / [::]:port).
  */
-import { newStep, type Alternative, type Evidence, type TraceStep } from '../trace/trace.js'
+import { copyStep, freezeAlternative, freezeStep, newStep, type Alternative, type ConfigRef, type Finding, type TraceStep } from '../trace/trace.js'
 import { canonicalIp, formatAddress, ipFamily, isUnspecified } from './address.js'
-import { addressKey, envoyIndex } from './config-dump.js'
+import { envoyIndex } from './config-dump.js'
 import { envoyFinding } from './findings.js'
 import type { EnvoyModel, Listener } from './model.js'
 import { listenerAddressText, listenerRef } from './refs.js'
@@ -54,36 +54,119 @@ function wildcardFor(ip: string): string {
  * `boundOnly` restricts to listeners that own a socket (bind_to_port true), as the kernel does.
  */
 export function findListenerByAddress(model: EnvoyModel, ip: string, port: number, boundOnly: boolean): { listener: Listener | null; how: 'exact' | 'wildcard' | 'none' } {
-  const index = envoyIndex(model)
-  const pick = (key: string): Listener | null => (index.listenersByAddress.get(key) ?? []).find((l) => isServing(l) && (!boundOnly || l.bindToPort)) ?? null
-  const exact = pick(addressKey(ip, port))
+  const byIp = listenersByIp(model)
+  const at = (addr: string): Listener[] => byIp.get(canonicalIp(addr))?.get(port) ?? NO_LISTENERS
+  const pick = (list: Listener[]): Listener | null => list.find((l) => isServing(l) && (!boundOnly || l.bindToPort)) ?? null
+  const exact = pick(at(ip))
   if (exact) return { listener: exact, how: 'exact' }
   if (!isUnspecified(ip)) {
-    const wild = pick(addressKey(wildcardFor(ip), port))
+    const wild = pick(at(wildcardFor(ip)))
     if (wild) return { listener: wild, how: 'wildcard' }
     // A [::] listener with ipv4_compat also takes IPv4 connections.
     if (ipFamily(ip) === 'ipv4') {
-      const compat = (index.listenersByAddress.get(addressKey('::', port)) ?? []).find((l) => isServing(l) && (!boundOnly || l.bindToPort) && l.address?.ipv4Compat === true)
+      const compat = at('::').find((l) => isServing(l) && (!boundOnly || l.bindToPort) && l.address?.ipv4Compat === true)
       if (compat) return { listener: compat, how: 'wildcard' }
     }
   }
   return { listener: null, how: 'none' }
 }
 
+const NO_LISTENERS: Listener[] = []
+
+/**
+ * Serving listeners by canonical IP, then port (as `listenersByAddress` of the index, nested), built once per model:
+ * a lookup then needs no `ip|port` key string, and the memoised canonical IP text has its hash already.
+ */
+const LISTENERS_BY_IP = new WeakMap<EnvoyModel, Map<string, Map<number, Listener[]>>>()
+
+function listenersByIp(model: EnvoyModel): Map<string, Map<number, Listener[]>> {
+  let byIp = LISTENERS_BY_IP.get(model)
+  if (byIp === undefined) {
+    byIp = new Map()
+    for (const l of model.listeners) {
+      if (!isServing(l)) continue
+      for (const a of [l.address, ...l.additionalAddresses]) {
+        if (!a) continue
+        const ip = canonicalIp(a.ip)
+        let byPort = byIp.get(ip)
+        if (byPort === undefined) {
+          byPort = new Map()
+          byIp.set(ip, byPort)
+        }
+        const list = byPort.get(a.port) ?? []
+        list.push(l)
+        byPort.set(a.port, list)
+      }
+    }
+    LISTENERS_BY_IP.set(model, byIp)
+  }
+  return byIp
+}
+
+/** What the rejection of a listener on a port needs to know of it, worked out once per listener. */
+interface PortFacts {
+  ref: ConfigRef
+  addressText: string
+  /** The canonical IP of its address ('' without a socket address). */
+  ip: string
+  /** The family of its address when that is the unspecified address (0.0.0.0, ::), else null. */
+  wildcardFamily: 'ipv4' | 'ipv6' | null
+  /** The not-active / not-bound rejections, which do not depend on the connection. */
+  notActive: Alternative
+  notBound: Alternative
+}
+
+const PORT_FACTS = new WeakMap<Listener, PortFacts>()
+
+function portFacts(l: Listener): PortFacts {
+  let facts = PORT_FACTS.get(l)
+  if (facts === undefined) {
+    const ip = l.address ? canonicalIp(l.address.ip) : ''
+    const ref = listenerRef(l)
+    facts = {
+      ref,
+      addressText: listenerAddressText(l),
+      ip,
+      wildcardFamily: isUnspecified(ip) ? ipFamily(ip) : null,
+      notActive: freezeAlternative({ candidate: ref, reason: 'not-active', evidence: [{ field: 'state', expected: 'active', actual: l.state }] }),
+      notBound: freezeAlternative({ candidate: ref, reason: 'not-bound', evidence: [{ field: 'bind_to_port', expected: 'true (owns a socket)', actual: 'false' }] }),
+    }
+    PORT_FACTS.set(l, facts)
+  }
+  return facts
+}
+
 function rejectedOnPort(model: EnvoyModel, port: number, ip: string, chosen: Listener | null, boundOnly: boolean): Alternative[] {
   const out: Alternative[] = []
   const canon = canonicalIp(ip)
+  const family = ipFamily(canon)
+  let actual: string | undefined
   for (const l of listenersOnPort(model, port)) {
     if (l === chosen) continue
-    const addr = l.address ? canonicalIp(l.address.ip) : ''
-    const evidence: Evidence[] = [{ field: 'address', expected: listenerAddressText(l), actual: formatAddress(ip, port) }]
-    if (!isServing(l)) out.push({ candidate: listenerRef(l), reason: 'not-active', evidence: [{ field: 'state', expected: 'active', actual: l.state }] })
-    else if (boundOnly && !l.bindToPort) out.push({ candidate: listenerRef(l), reason: 'not-bound', evidence: [{ field: 'bind_to_port', expected: 'true (owns a socket)', actual: 'false' }] })
-    else if (addr !== canon && !(isUnspecified(addr) && ipFamily(addr) === ipFamily(canon))) out.push({ candidate: listenerRef(l), reason: 'address-mismatch', evidence })
-    else if (chosen) out.push({ candidate: listenerRef(l), reason: 'less-specific', evidence })
+    const facts = portFacts(l)
+    if (!isServing(l)) out.push(facts.notActive)
+    else if (boundOnly && !l.bindToPort) out.push(facts.notBound)
+    else {
+      const mismatch = facts.ip !== canon && !(facts.wildcardFamily !== null && facts.wildcardFamily === family)
+      if (!mismatch && !chosen) continue
+      actual ??= formatAddress(ip, port)
+      out.push({ candidate: facts.ref, reason: mismatch ? 'address-mismatch' : 'less-specific', evidence: [{ field: 'address', expected: facts.addressText, actual }] })
+    }
   }
   return out
 }
+
+/** The names of a listener's listener filters, shared by every step that lists them. */
+function filterNames(l: Listener): readonly string[] {
+  let names = FILTER_NAMES.get(l)
+  if (names === undefined) {
+    names = Object.freeze(l.listenerFilters.map((f) => f.name))
+    FILTER_NAMES.set(l, names)
+  }
+  return names
+}
+
+const FILTER_NAMES = new WeakMap<Listener, readonly string[]>()
 
 /** What netfilter delivered and the original destination. */
 export interface ListenerInput {
@@ -117,64 +200,115 @@ function findCaptureListener(model: EnvoyModel, direction: 'outbound' | 'inbound
   )
 }
 
-/** Selects the receiving listener and performs the original-destination hand-off, with one step each. */
-export function selectListener(model: EnvoyModel, input: ListenerInput): ListenerSelection {
-  const steps: TraceStep[] = []
-  let receiving: Listener | null = null
-  let socketAddress: Endpoint
-  const findings = []
-  if (input.delivered) {
-    socketAddress = input.delivered
-    receiving = findListenerByAddress(model, input.delivered.ip, input.delivered.port, true).listener
-  } else {
-    receiving = captureListener(model, input.direction)
-    if (receiving?.address) {
-      socketAddress = { ip: receiving.address.ip, port: receiving.address.port }
-      findings.push(envoyFinding('assumed-capture-listener', { listener: receiving.name, address: listenerAddressText(receiving) }))
-    } else {
-      // No capture listener (e.g. a gateway): the connection reaches the bound listener directly.
-      socketAddress = input.originalDst
-      receiving = findListenerByAddress(model, input.originalDst.ip, input.originalDst.port, true).listener
-    }
-  }
+/** The receiving listener's step, before the original destination (if restored) is known. */
+interface Acceptance {
+  receiving: Listener | null
+  socketAddress: Endpoint
+  restored: boolean
+  step: TraceStep
+  /** The matched summary up to "accepts the connection", for adding the restored destination. */
+  summaryHead: string
+}
+
+/** Builds the receiving listener's step; `assumed` = no iptables said where the connection went. */
+function acceptance(model: EnvoyModel, receiving: Listener | null, socketAddress: Endpoint, assumed: boolean, findings: Finding[]): Acceptance {
   const rejected = rejectedOnPort(model, socketAddress.port, socketAddress.ip, receiving, true)
   for (const r of rejected) if (r.reason === 'not-active') findings.push(envoyFinding('warming-listener', { listener: r.candidate.name, state: r.evidence[0]?.actual ?? '' }))
+  const socketText = formatAddress(socketAddress.ip, socketAddress.port)
   if (!receiving) {
-    steps.push(
-      newStep('listener', 'no_match', `No active listener is bound to ${formatAddress(socketAddress.ip, socketAddress.port)}: the connection is refused.`, {
-        decision: { socketAddress: formatAddress(socketAddress.ip, socketAddress.port) },
-        rejected,
-        findings,
-      }),
-    )
-    return { receiving: null, final: null, ran: [], localAddress: socketAddress, restored: false, steps }
+    const step = newStep('listener', 'no_match', `No active listener is bound to ${socketText}: the connection is refused.`, { decision: { socketAddress: socketText }, rejected, findings })
+    return { receiving: null, socketAddress, restored: false, step, summaryHead: '' }
   }
   const restored = hasOriginalDst(receiving)
-  const localAddress = restored ? input.originalDst : socketAddress
-  const receivingStep = newStep('listener', 'matched', `${receiving.name} (${listenerAddressText(receiving)}) accepts the connection${restored ? `; original destination ${formatAddress(localAddress.ip, localAddress.port)} restored` : ''}.`, {
+  const summaryHead = `${receiving.name} (${listenerAddressText(receiving)}) accepts the connection`
+  const step = newStep('listener', 'matched', `${summaryHead}.`, {
     chosen: listenerRef(receiving),
     decision: {
-      socketAddress: formatAddress(socketAddress.ip, socketAddress.port),
+      socketAddress: socketText,
       port: socketAddress.port,
-      ...(input.delivered ? {} : { capturePort: socketAddress.port }),
+      ...(assumed ? { capturePort: socketAddress.port } : {}),
       useOriginalDst: receiving.useOriginalDst,
       originalDstRestored: restored,
-      listenerFilters: receiving.listenerFilters.map((f) => f.name),
-      ...(input.delivered ? {} : { assumedCapture: true }),
+      listenerFilters: filterNames(receiving),
+      ...(assumed ? { assumedCapture: true } : {}),
     },
-    evidence: [{ field: 'address', expected: listenerAddressText(receiving), actual: formatAddress(socketAddress.ip, socketAddress.port) }],
+    evidence: [{ field: 'address', expected: listenerAddressText(receiving), actual: socketText }],
     rejected,
     findings,
   })
-  steps.push(receivingStep)
+  return { receiving, socketAddress, restored, step, summaryHead }
+}
+
+/** Per model and direction: the capture listener's acceptance, the same for every connection (null: no capture listener with an address). */
+const CAPTURE_ACCEPTANCE = new WeakMap<EnvoyModel, { outbound?: Acceptance | null; inbound?: Acceptance | null }>()
+
+function captureAcceptance(model: EnvoyModel, direction: 'outbound' | 'inbound'): Acceptance | null {
+  let byDirection = CAPTURE_ACCEPTANCE.get(model)
+  if (byDirection === undefined) {
+    byDirection = {}
+    CAPTURE_ACCEPTANCE.set(model, byDirection)
+  }
+  const cached = byDirection[direction]
+  if (cached !== undefined) return cached
+  const receiving = captureListener(model, direction)
+  let acc: Acceptance | null = null
+  if (receiving?.address) {
+    const findings = [envoyFinding('assumed-capture-listener', { listener: receiving.name, address: listenerAddressText(receiving) })]
+    acc = acceptance(model, receiving, { ip: receiving.address.ip, port: receiving.address.port }, true, findings)
+    freezeStep(acc.step)
+  }
+  byDirection[direction] = acc
+  return acc
+}
+
+/** The hand-off summary from one listener to another up to the original destination, for an exact and a wildcard match. */
+interface HandOffWords {
+  exact: string
+  wildcard: string
+}
+
+const HAND_OFF_WORDS = new WeakMap<Listener, WeakMap<Listener, HandOffWords>>()
+
+function handOffWords(receiving: Listener, final: Listener): HandOffWords {
+  let byFinal = HAND_OFF_WORDS.get(receiving)
+  if (byFinal === undefined) {
+    byFinal = new WeakMap()
+    HAND_OFF_WORDS.set(receiving, byFinal)
+  }
+  let words = byFinal.get(final)
+  if (words === undefined) {
+    const head = `${receiving.name} (${listenerAddressText(receiving)}, use_original_dst) hands off to ${final.name} (`
+    words = { exact: `${head}exact `, wildcard: `${head}wildcard ${listenerAddressText(final)}; no exact ` }
+    byFinal.set(final, words)
+  }
+  return words
+}
+
+/** Selects the receiving listener and performs the original-destination hand-off, with one step each. */
+export function selectListener(model: EnvoyModel, input: ListenerInput): ListenerSelection {
+  let acc = input.delivered ? null : captureAcceptance(model, input.direction)
+  // The capture listener's step is shared: this trace gets its own copy.
+  let receivingStep = acc === null ? null : copyStep(acc.step)
+  if (acc === null) {
+    // Delivered by iptables, or no capture listener (e.g. a gateway): the connection reaches the bound listener directly.
+    const socketAddress = input.delivered ?? input.originalDst
+    acc = acceptance(model, findListenerByAddress(model, socketAddress.ip, socketAddress.port, true).listener, socketAddress, !input.delivered, [])
+    receivingStep = acc.step
+  }
+  const { receiving, socketAddress, restored } = acc
+  const steps: TraceStep[] = [receivingStep as TraceStep]
+  if (!receiving) return { receiving: null, final: null, ran: [], localAddress: socketAddress, restored: false, steps }
+  const localAddress = restored ? input.originalDst : socketAddress
+  const orig = formatAddress(localAddress.ip, localAddress.port)
+  if (restored) steps[0].summary = `${acc.summaryHead}; original destination ${orig} restored.`
   if (!receiving.useOriginalDst || !restored) {
     return { receiving, final: receiving, ran: [receiving], localAddress, restored, steps }
   }
   // Hand-off (ActiveTcpSocket::newConnection): exact ip:port, then the wildcard; stopped listeners ignored.
   const target = findListenerByAddress(model, localAddress.ip, localAddress.port, false)
-  const orig = formatAddress(localAddress.ip, localAddress.port)
   const handRejected = rejectedOnPort(model, localAddress.port, localAddress.ip, target.listener, false)
-  const handFindings = handRejected.filter((r) => r.reason === 'not-active').map((r) => envoyFinding('warming-listener', { listener: r.candidate.name, state: r.evidence[0]?.actual ?? '' }))
+  const handFindings: Finding[] = []
+  for (const r of handRejected) if (r.reason === 'not-active') handFindings.push(envoyFinding('warming-listener', { listener: r.candidate.name, state: r.evidence[0]?.actual ?? '' }))
   if (!target.listener || target.listener === receiving) {
     steps.push(
       newStep('listener', 'matched', `${receiving.name} (${listenerAddressText(receiving)}, use_original_dst) keeps the connection: no listener for ${orig} or ${formatAddress(wildcardFor(localAddress.ip), localAddress.port)}.`, {
@@ -188,11 +322,11 @@ export function selectListener(model: EnvoyModel, input: ListenerInput): Listene
     return { receiving, final: receiving, ran: [receiving], localAddress, restored, steps }
   }
   const final = target.listener
-  const how = target.how === 'exact' ? `exact ${orig}` : `wildcard ${listenerAddressText(final)}; no exact ${orig} listener`
+  const words = handOffWords(receiving, final)
   steps.push(
-    newStep('listener', 'matched', `${receiving.name} (${listenerAddressText(receiving)}, use_original_dst) hands off to ${final.name} (${how}).`, {
+    newStep('listener', 'matched', target.how === 'exact' ? `${words.exact}${orig}).` : `${words.wildcard}${orig} listener).`, {
       chosen: listenerRef(final),
-      decision: { handOff: true, from: receiving.name, lookup: target.how, originalDestination: orig, bindToPort: final.bindToPort, listenerFilters: final.listenerFilters.map((f) => f.name) },
+      decision: { handOff: true, from: receiving.name, lookup: target.how, originalDestination: orig, bindToPort: final.bindToPort, listenerFilters: filterNames(final) },
       evidence: [{ field: 'original destination', expected: listenerAddressText(final), actual: orig }],
       rejected: handRejected,
       findings: handFindings,

@@ -1,5 +1,6 @@
 /**
  * ConfigRefs for model objects, so every step points back into the original document.
+ * Each ref is built once per model object and shared (frozen) by every trace that names it.
  */
 import type { ConfigRef } from '../trace/trace.js'
 import { formatAddress } from './address.js'
@@ -19,11 +20,40 @@ export function routeName(r: Route): string {
 
 /** `0.0.0.0:15001`, or the address kind for pipe/internal listeners. */
 export function listenerAddressText(l: Listener): string {
-  return l.address ? formatAddress(l.address.ip, l.address.port) : `(${l.addressKind} address)`
+  let text = ADDRESS_TEXTS.get(l)
+  if (text === undefined) {
+    text = l.address ? formatAddress(l.address.ip, l.address.port) : `(${l.addressKind} address)`
+    ADDRESS_TEXTS.set(l, text)
+  }
+  return text
 }
+
+const ADDRESS_TEXTS = new WeakMap<Listener, string>()
+
+/** The ref of `key` from `cache`, built and frozen on first use. */
+function shared<K extends object>(cache: WeakMap<K, ConfigRef>, key: K, build: (key: K) => ConfigRef): ConfigRef {
+  let ref = cache.get(key)
+  if (ref === undefined) {
+    ref = Object.freeze(build(key))
+    cache.set(key, ref)
+  }
+  return ref
+}
+
+const LISTENER_REFS = new WeakMap<Listener, ConfigRef>()
+const FILTER_CHAIN_REFS = new WeakMap<FilterChain, ConfigRef>()
+const ROUTE_CONFIG_REFS = new WeakMap<RouteConfiguration, ConfigRef>()
+const VIRTUAL_HOST_REFS = new WeakMap<VirtualHost, ConfigRef>()
+const ROUTE_REFS = new WeakMap<Route, ConfigRef>()
+const CLUSTER_REFS = new WeakMap<Cluster, ConfigRef>()
+const NETWORK_FILTER_REFS = new WeakMap<NetworkFilter, Map<string | undefined, ConfigRef>>()
 
 /** A reference to a listener. */
 export function listenerRef(l: Listener): ConfigRef {
+  return shared(LISTENER_REFS, l, buildListenerRef)
+}
+
+function buildListenerRef(l: Listener): ConfigRef {
   const flags = [l.useOriginalDst ? 'use_original_dst' : '', l.bindToPort ? '' : 'bind_to_port:false', l.state === 'active' || l.state === 'static' ? '' : l.state]
     .filter((f) => f !== '')
     .join(', ')
@@ -47,31 +77,40 @@ export function matchExcerpt(m: FilterChainMatch): string {
 
 /** A reference to a filter chain. */
 export function filterChainRef(fc: FilterChain): ConfigRef {
-  return { kind: 'filter-chain', name: filterChainName(fc), source: fc.source, excerpt: matchExcerpt(fc.match) }
+  return shared(FILTER_CHAIN_REFS, fc, (x) => ({ kind: 'filter-chain', name: filterChainName(x), source: x.source, excerpt: matchExcerpt(x.match) }))
 }
 
-/** A reference to a network filter. */
+/** A reference to a network filter, with an excerpt that says what it did. */
 export function networkFilterRef(f: NetworkFilter, excerpt?: string): ConfigRef {
-  return { kind: 'network-filter', name: f.name, source: f.source, ...(excerpt !== undefined ? { excerpt } : {}) }
+  let byExcerpt = NETWORK_FILTER_REFS.get(f)
+  if (byExcerpt === undefined) {
+    byExcerpt = new Map()
+    NETWORK_FILTER_REFS.set(f, byExcerpt)
+  }
+  let ref = byExcerpt.get(excerpt)
+  if (ref === undefined) {
+    ref = Object.freeze({ kind: 'network-filter', name: f.name, source: f.source, ...(excerpt !== undefined ? { excerpt } : {}) })
+    byExcerpt.set(excerpt, ref)
+  }
+  return ref
 }
 
 /** A reference to a route configuration. */
 export function routeConfigRef(rc: RouteConfiguration): ConfigRef {
-  return { kind: 'route-config', name: rc.name, source: rc.source, excerpt: `${rc.virtualHosts.length} virtual hosts${rc.inline ? ', inline' : ''}` }
+  return shared(ROUTE_CONFIG_REFS, rc, (x) => ({ kind: 'route-config', name: x.name, source: x.source, excerpt: `${x.virtualHosts.length} virtual hosts${x.inline ? ', inline' : ''}` }))
 }
 
 /** A reference to a virtual host. */
 export function virtualHostRef(vh: VirtualHost): ConfigRef {
-  const shown = vh.domains.slice(0, 6).join(', ')
-  return { kind: 'virtual-host', name: vh.name, source: vh.source, excerpt: `domains: [${shown}${vh.domains.length > 6 ? ', …' : ''}]` }
+  return shared(VIRTUAL_HOST_REFS, vh, (x) => ({ kind: 'virtual-host', name: x.name, source: x.source, excerpt: `domains: [${x.domains.slice(0, 6).join(', ')}${x.domains.length > 6 ? ', …' : ''}]` }))
 }
 
 /** A reference to a route. */
 export function routeRef(r: Route): ConfigRef {
-  return { kind: 'route', name: routeName(r), source: r.source, excerpt: JSON.stringify(r.match) }
+  return shared(ROUTE_REFS, r, (x) => ({ kind: 'route', name: routeName(x), source: x.source, excerpt: JSON.stringify(x.match) }))
 }
 
 /** A reference to a cluster. */
 export function clusterRef(c: Cluster): ConfigRef {
-  return { kind: 'cluster', name: c.name, source: c.source, excerpt: `type ${c.type === 'extension' ? (c.extensionType ?? 'extension') : c.type}, lb_policy ${c.lbPolicy}` }
+  return shared(CLUSTER_REFS, c, (x) => ({ kind: 'cluster', name: x.name, source: x.source, excerpt: `type ${x.type === 'extension' ? (x.extensionType ?? 'extension') : x.type}, lb_policy ${x.lbPolicy}` }))
 }

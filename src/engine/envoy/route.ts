@@ -96,47 +96,64 @@ const KNOWN_MATCH_FIELDS = new Set([
   'dynamic_metadata',
 ])
 
-function matchPath(m: JsonObject, req: RouteRequest, ignorePathParameters: boolean): { ok: boolean; evidence: Evidence } | { ok: 'unknown'; what: string } {
-  const bare = pathWithoutQuery(req.path)
-  const path = ignorePathParameters ? bare.replace(/;[^/]*/g, '') : bare
+/** A route's path specifier read once: how it reads and how it tests a path; `unknown` when it cannot be evaluated. */
+type PathMatcher =
+  | { kind: 'path'; expected: string; test: (path: string) => boolean }
+  | { kind: 'connect' }
+  | { kind: 'unknown'; what: string }
+
+function compilePathMatcher(m: JsonObject): PathMatcher {
   const cs = boolAt(m, 'case_sensitive') !== false
   const fold = (s: string): string => (cs ? s : s.toLowerCase())
   const note = cs ? '' : ' (case_sensitive: false)'
   const prefix = strAt(m, 'prefix')
-  if (prefix !== null) return { ok: fold(path).startsWith(fold(prefix)), evidence: { field: 'path', expected: `prefix "${prefix}"${note}`, actual: path } }
+  if (prefix !== null) {
+    const want = fold(prefix)
+    return { kind: 'path', expected: `prefix "${prefix}"${note}`, test: (path) => fold(path).startsWith(want) }
+  }
   const exact = strAt(m, 'path')
-  if (exact !== null) return { ok: fold(path) === fold(exact), evidence: { field: 'path', expected: `exact "${exact}"${note}`, actual: path } }
+  if (exact !== null) {
+    const want = fold(exact)
+    return { kind: 'path', expected: `exact "${exact}"${note}`, test: (path) => fold(path) === want }
+  }
   if (isObject(m.safe_regex)) {
     const re = regexOf(m.safe_regex)
-    if (compileRe2(re) === null) return { ok: 'unknown', what: `safe_regex "${re}" (not valid RE2)` }
-    return { ok: re2FullMatch(re, path), evidence: { field: 'path', expected: `regex "${re}"`, actual: path } }
+    if (compileRe2(re) === null) return { kind: 'unknown', what: `safe_regex "${re}" (not valid RE2)` }
+    return { kind: 'path', expected: `regex "${re}"`, test: (path) => re2FullMatch(re, path) }
   }
   const legacy = strAt(m, 'regex')
   if (legacy !== null) {
-    let ok = false
+    let re: RegExp
     try {
-      ok = new RegExp(`^(?:${legacy})$`).test(path)
+      re = new RegExp(`^(?:${legacy})$`)
     } catch {
-      return { ok: 'unknown', what: `regex "${legacy}"` }
+      return { kind: 'unknown', what: `regex "${legacy}"` }
     }
-    return { ok, evidence: { field: 'path', expected: `regex "${legacy}"`, actual: path } }
+    return { kind: 'path', expected: `regex "${legacy}"`, test: (path) => re.test(path) }
   }
   const sep = strAt(m, 'path_separated_prefix')
   if (sep !== null) {
-    const ok = fold(path) === fold(sep) || fold(path).startsWith(`${fold(sep)}/`)
-    return { ok, evidence: { field: 'path', expected: `path_separated_prefix "${sep}"${note}`, actual: path } }
+    const want = fold(sep)
+    return { kind: 'path', expected: `path_separated_prefix "${sep}"${note}`, test: (path) => fold(path) === want || fold(path).startsWith(`${want}/`) }
   }
   if (isObject(m.path_match_policy)) {
     const tc = objAt(m.path_match_policy, 'typed_config')
     const url = strAt(tc, '@type') ?? ''
     const template = strAt(tc, 'path_template')
-    if (!url.endsWith('UriTemplateMatchConfig') || template === null) return { ok: 'unknown', what: url || 'path_match_policy' }
+    if (!url.endsWith('UriTemplateMatchConfig') || template === null) return { kind: 'unknown', what: url || 'path_match_policy' }
     const re = uriTemplateRegex(template)
-    if (re === null) return { ok: 'unknown', what: `uri template ${template}` }
-    return { ok: new RegExp(re).test(path), evidence: { field: 'path', expected: `uri_template "${template}"`, actual: path } }
+    if (re === null) return { kind: 'unknown', what: `uri template ${template}` }
+    // Built when first used, as before: a template the RegExp engine rejects throws where it is matched.
+    return { kind: 'path', expected: `uri_template "${template}"`, test: (path) => new RegExp(re).test(path) }
   }
-  if (isObject(m.connect_matcher)) return { ok: req.method === 'CONNECT', evidence: { field: ':method', expected: 'CONNECT', actual: req.method } }
-  return { ok: 'unknown', what: 'a route match without a path specifier' }
+  if (isObject(m.connect_matcher)) return { kind: 'connect' }
+  return { kind: 'unknown', what: 'a route match without a path specifier' }
+}
+
+/** The path routes match on: without query and fragment, and without `;params` when the route config says so. */
+function matchablePath(path: string, ignorePathParameters: boolean): string {
+  const bare = pathWithoutQuery(path)
+  return ignorePathParameters ? bare.replace(/;[^/]*/g, '') : bare
 }
 
 function metadataAt(md: Record<string, unknown> | undefined, filter: string, path: string[]): unknown {
@@ -148,70 +165,130 @@ function metadataAt(md: Record<string, unknown> | undefined, filter: string, pat
   return cur
 }
 
-/** Checks one route against a request in Envoy's order; reports the first failing matcher. */
-export function checkRoute(route: Route, req: RouteRequest, opts: RouteMatchOptions = {}): RouteVerdict {
-  const m = route.match
-  for (const k of Object.keys(m)) if (!KNOWN_MATCH_FIELDS.has(k)) return { ok: 'unknown', what: `route match field ${k}` }
-  const evidence: Evidence[] = []
-  let probabilistic: { numerator: number; denominator: number; key: string | null } | null = null
+/** A route's match read once (per route): everything checkRoute needs that does not depend on the request. */
+interface CompiledMatch {
+  /** The first field of the match mesh-trace does not know, if any. */
+  unknownField: string | null
+  fraction: { numerator: number; denominator: number; key: string | null; expected: string } | null
+  grpc: boolean
+  headers: JsonObject[]
+  queryParameters: JsonObject[]
+  tlsContext: Array<{ key: 'presented' | 'validated'; want: boolean }>
+  dynamicMetadata: JsonObject[]
+  path: PathMatcher
+}
+
+const COMPILED_MATCHES = new WeakMap<Route, CompiledMatch>()
+
+function compiledMatch(route: Route): CompiledMatch {
+  let c = COMPILED_MATCHES.get(route)
+  if (c === undefined) {
+    c = compileMatch(route.match)
+    COMPILED_MATCHES.set(route, c)
+  }
+  return c
+}
+
+function compileMatch(m: JsonObject): CompiledMatch {
   // v2 `runtime` (RuntimeUInt32, percent of 100) is the older form of runtime_fraction.
   const fraction = isObject(m.runtime_fraction) ? m.runtime_fraction : isObject(m.runtime) ? { default_value: { numerator: numAt(m.runtime, 'default_value') ?? 0, denominator: 'HUNDRED' }, runtime_key: m.runtime.runtime_key ?? null } : null
+  let compiledFraction: CompiledMatch['fraction'] = null
   if (fraction) {
     const dv = objAt(fraction, 'default_value')
     const numerator = numAt(dv, 'numerator') ?? 0
     const denominator = DENOMINATORS[strAt(dv, 'denominator') ?? 'HUNDRED'] ?? 100
     const key = strAt(fraction, 'runtime_key')
+    compiledFraction = { numerator, denominator, key, expected: `${numerator}/${denominator}${key ? ` (runtime key ${key})` : ''}` }
+  }
+  const tlsContext: CompiledMatch['tlsContext'] = []
+  if (isObject(m.tls_context)) {
+    for (const key of ['presented', 'validated'] as const) {
+      const want = boolAt(m.tls_context, key)
+      if (want !== null) tlsContext.push({ key, want })
+    }
+  }
+  return {
+    unknownField: Object.keys(m).find((k) => !KNOWN_MATCH_FIELDS.has(k)) ?? null,
+    fraction: compiledFraction,
+    grpc: isObject(m.grpc),
+    headers: arrAt(m, 'headers').filter(isObject),
+    queryParameters: arrAt(m, 'query_parameters').filter(isObject),
+    tlsContext,
+    dynamicMetadata: arrAt(m, 'dynamic_metadata').filter(isObject),
+    path: compilePathMatcher(m),
+  }
+}
+
+/** The compiled matches of a virtual host's routes, in order: one lookup per virtual host rather than per route. */
+const COMPILED_ROUTES = new WeakMap<VirtualHost, CompiledMatch[]>()
+
+function compiledRoutes(vh: VirtualHost): CompiledMatch[] {
+  let compiled = COMPILED_ROUTES.get(vh)
+  if (compiled === undefined) {
+    compiled = vh.routes.map(compiledMatch)
+    COMPILED_ROUTES.set(vh, compiled)
+  }
+  return compiled
+}
+
+/** Checks one route against a request in Envoy's order; reports the first failing matcher. */
+export function checkRoute(route: Route, req: RouteRequest, opts: RouteMatchOptions = {}): RouteVerdict {
+  return checkCompiled(compiledMatch(route), req, opts, matchablePath(req.path, opts.ignorePathParameters === true))
+}
+
+function checkCompiled(c: CompiledMatch, req: RouteRequest, opts: RouteMatchOptions, path: string): RouteVerdict {
+  if (c.unknownField !== null) return { ok: 'unknown', what: `route match field ${c.unknownField}` }
+  const evidence: Evidence[] = []
+  let probabilistic: { numerator: number; denominator: number; key: string | null } | null = null
+  if (c.fraction) {
+    const { numerator, denominator, key } = c.fraction
     const random = opts.randomValue ?? 0
     const on = opts.runtime ? opts.runtime(key, numerator, denominator, random) : random % denominator < numerator
-    const ev = { field: 'runtime_fraction', expected: `${numerator}/${denominator}${key ? ` (runtime key ${key})` : ''}`, actual: `random value ${random}` }
+    const ev = { field: 'runtime_fraction', expected: c.fraction.expected, actual: `random value ${random}` }
     if (!on) return { ok: false, reason: 'runtime-fraction', evidence: [ev] }
     evidence.push(ev)
     probabilistic = { numerator, denominator, key }
   }
-  if (isObject(m.grpc)) {
+  if (c.grpc) {
     const ct = (req.headers.get('content-type') ?? []).join(',')
     const ok = ct === 'application/grpc' || ct.startsWith('application/grpc+') || ct.startsWith('application/grpc;')
     const ev = { field: 'header content-type', expected: 'application/grpc (grpc: {})', actual: ct === '' ? '(absent)' : `"${ct}"` }
     if (!ok) return { ok: false, reason: 'grpc-mismatch', evidence: [ev] }
     evidence.push(ev)
   }
-  const headers = arrAt(m, 'headers').filter(isObject)
-  if (headers.length) {
-    const hv = matchHeaders(headers, req.headers)
+  if (c.headers.length) {
+    const hv = matchHeaders(c.headers, req.headers)
     if (!hv.ok) return { ok: false, reason: hv.evidence[0]?.field === 'header :method' ? 'method-mismatch' : 'header-mismatch', evidence: hv.evidence }
     evidence.push(...hv.evidence)
   }
-  const qps = arrAt(m, 'query_parameters').filter(isObject)
-  if (qps.length) {
+  if (c.queryParameters.length) {
     const query = parseQuery(req.path)
-    for (const q of qps) {
+    for (const q of c.queryParameters) {
       const v = matchQueryParameter(q, query)
       if (!v.ok) return { ok: false, reason: 'query-parameter-mismatch', evidence: [v.evidence] }
       evidence.push(v.evidence)
     }
   }
-  if (isObject(m.tls_context)) {
-    for (const k of ['presented', 'validated'] as const) {
-      const want = boolAt(m.tls_context, k)
-      if (want === null) continue
-      const ev = { field: `tls_context.${k}`, expected: String(want), actual: String(req.tls[k]) }
-      if (want !== req.tls[k]) return { ok: false, reason: 'tls-context-mismatch', evidence: [ev] }
-      evidence.push(ev)
-    }
+  for (const { key, want } of c.tlsContext) {
+    const ev = { field: `tls_context.${key}`, expected: String(want), actual: String(req.tls[key]) }
+    if (want !== req.tls[key]) return { ok: false, reason: 'tls-context-mismatch', evidence: [ev] }
+    evidence.push(ev)
   }
-  for (const dm of arrAt(m, 'dynamic_metadata').filter(isObject)) {
+  for (const dm of c.dynamicMetadata) {
     const filter = strAt(dm, 'filter') ?? ''
-    const path = arrAt(dm, 'path').filter(isObject).map((p) => strAt(p, 'key') ?? '')
-    const value = metadataAt(req.dynamicMetadata, filter, path)
+    const mdPath = arrAt(dm, 'path').filter(isObject).map((p) => strAt(p, 'key') ?? '')
+    const value = metadataAt(req.dynamicMetadata, filter, mdPath)
     const ok = matchValue(objAt(dm, 'value'), value) !== (boolAt(dm, 'invert') === true)
-    const ev = { field: `dynamic_metadata ${filter}/${path.join('/')}`, expected: JSON.stringify(dm.value), actual: value === undefined ? '(absent)' : JSON.stringify(value) }
+    const ev = { field: `dynamic_metadata ${filter}/${mdPath.join('/')}`, expected: JSON.stringify(dm.value), actual: value === undefined ? '(absent)' : JSON.stringify(value) }
     if (!ok) return { ok: false, reason: 'other', evidence: [ev] }
     evidence.push(ev)
   }
-  const p = matchPath(m, req, opts.ignorePathParameters === true)
-  if (p.ok === 'unknown') return { ok: 'unknown', what: p.what }
-  if (!p.ok) return { ok: false, reason: 'path-mismatch', evidence: [p.evidence] }
-  evidence.unshift(p.evidence)
+  const p = c.path
+  if (p.kind === 'unknown') return { ok: 'unknown', what: p.what }
+  const pathEvidence = p.kind === 'connect' ? { field: ':method', expected: 'CONNECT', actual: req.method } : { field: 'path', expected: p.expected, actual: path }
+  const ok = p.kind === 'connect' ? req.method === 'CONNECT' : p.test(path)
+  if (!ok) return { ok: false, reason: 'path-mismatch', evidence: [pathEvidence] }
+  evidence.unshift(pathEvidence)
   return { ok: true, evidence, probabilistic }
 }
 
@@ -234,8 +311,11 @@ export interface RouteSelection {
 export function selectRoute(vh: VirtualHost, req: RouteRequest, opts: RouteMatchOptions = {}): RouteSelection {
   const rejected: Alternative[] = []
   const fractionSkipped: Route[] = []
-  for (const r of vh.routes) {
-    const v = checkRoute(r, req, opts)
+  const path = matchablePath(req.path, opts.ignorePathParameters === true)
+  const compiled = compiledRoutes(vh)
+  for (let i = 0; i < vh.routes.length; i++) {
+    const r = vh.routes[i]
+    const v = checkCompiled(compiled[i], req, opts, path)
     if (v.ok === 'unknown') return { chosen: null, evidence: [], rejected, probabilistic: null, fractionSkipped, unresolved: { route: r, what: v.what } }
     if (v.ok === true) return { chosen: r, evidence: v.evidence, rejected, probabilistic: v.probabilistic, fractionSkipped, unresolved: null }
     if (v.reason === 'runtime-fraction') fractionSkipped.push(r)
@@ -390,8 +470,21 @@ export function computeRedirect(route: Route, redirect: JsonObject, req: RouteRe
   return { status, location: `${scheme}://${host}${path}${query}`, scheme, host, path: `${path}${query}` }
 }
 
-/** Timeout, retries and mirrors of a RouteAction, for explanation only. */
-export function routeActionExtras(action: JsonObject): Record<string, unknown> {
+/** Timeout, retries and mirrors of a RouteAction, for explanation only (read once per action, shared: do not change it). */
+export function routeActionExtras(action: JsonObject): Readonly<Record<string, unknown>> {
+  let extras = ACTION_EXTRAS.get(action)
+  if (extras === undefined) {
+    extras = readActionExtras(action)
+    if (isObject(extras.retries)) Object.freeze(extras.retries)
+    if (Array.isArray(extras.mirrors)) Object.freeze(extras.mirrors)
+    ACTION_EXTRAS.set(action, Object.freeze(extras))
+  }
+  return extras
+}
+
+const ACTION_EXTRAS = new WeakMap<JsonObject, Readonly<Record<string, unknown>>>()
+
+function readActionExtras(action: JsonObject): Record<string, unknown> {
   const out: Record<string, unknown> = { timeout: strAt(action, 'timeout') ?? '15s (Envoy default)' }
   if (isObject(action.retry_policy)) {
     const rp = action.retry_policy
@@ -404,9 +497,16 @@ export function routeActionExtras(action: JsonObject): Record<string, unknown> {
   return out
 }
 
+/** The virtual clusters of a virtual host, read once per virtual host. */
+const VIRTUAL_CLUSTERS = new WeakMap<VirtualHost, JsonObject[]>()
+
 /** The virtual cluster (stats only) a request falls in: the first matching entry, `other` if none, '' without any. */
 export function selectVirtualCluster(vh: VirtualHost, headers: HeaderView): string {
-  const vcs = arrAt(vh.raw, 'virtual_clusters').filter(isObject)
+  let vcs = VIRTUAL_CLUSTERS.get(vh)
+  if (vcs === undefined) {
+    vcs = arrAt(vh.raw, 'virtual_clusters').filter(isObject)
+    VIRTUAL_CLUSTERS.set(vh, vcs)
+  }
   if (vcs.length === 0) return ''
   for (const vc of vcs) {
     const matchers = arrAt(vc, 'headers').filter(isObject)

@@ -2,21 +2,21 @@
  * Walks one connection (and its HTTP request, if any) through an Envoy model:
  * listener → hand-off → filter chain → network filter → route config → virtual host → route → cluster → endpoint.
  */
-import { newStep, type Finding, type SourceRef, type TraceResult, type TraceStep } from '../trace/trace.js'
+import { copyStep, freezeStep, newStep, type ConfigRef, type Finding, type SourceRef, type TraceResult, type TraceStep } from '../trace/trace.js'
 import { cidrContains, formatAddress, isIpLiteral, stripBrackets } from './address.js'
 import { envoyBefore, lookupCluster, BLACKHOLE_CLUSTER, PASSTHROUGH_CLUSTERS } from './cluster.js'
 import { arrAt, boolAt, envoyIndex, isObject, numAt, strAt } from './config-dump.js'
-import { resolveEndpoints } from './endpoints.js'
+import { copyResolution, resolveEndpoints, sharedResolution, type EndpointResolution } from './endpoints.js'
 import { detectAttributes, filterChainStep, selectFilterChain } from './filter-chain.js'
 import { envoyFinding } from './findings.js'
 import { headerView } from './header-matcher.js'
 import { selectListener } from './listener.js'
 import type { Cluster, EnvoyModel, FilterChain, HttpConnectionManager, Listener, NetworkFilter, Route, RouteConfiguration, TcpProxy, VirtualHost } from './model.js'
-import { analyzeNetworkFilters, httpFilterFindings } from './network-filter.js'
-import { filterChainName, networkFilterRef, routeConfigRef, routeName, routeRef, virtualHostRef } from './refs.js'
+import { analyzeNetworkFilters, httpFilterFindings, type NetworkFilterAnalysis } from './network-filter.js'
+import { filterChainName, filterChainRef, networkFilterRef, routeConfigRef, routeName, routeRef, virtualHostRef } from './refs.js'
 import { computeRedirect, pickWeightedCluster, rewriteHost, rewritePath, routeActionExtras, selectRoute, selectVirtualCluster, type RouteRequest } from './route.js'
 import { statsStep } from './stats.js'
-import { selectVirtualHost, stripPort } from './virtual-host.js'
+import { selectVirtualHost, stripPort, type DomainMatchKind } from './virtual-host.js'
 
 /** The connection as netfilter hands it to Envoy, and what the client sends first. */
 export interface EnvoyConnection {
@@ -79,7 +79,7 @@ export function traceEnvoy(model: EnvoyModel, conn: EnvoyConnection, http: HttpF
   s.result.listener = listener.name
 
   // Listener filters that are not modelled may change what the chains match on.
-  const unknownFilter = sel.ran.flatMap((l) => l.listenerFilters).find((f) => f.role === 'other')
+  const unknownFilter = unmodelledListenerFilter(sel.ran)
   if (unknownFilter) {
     s.steps.push(
       newStep('filter_chain', 'unresolved', `Listener filter ${unknownFilter.name} may change the connection before chains match; mesh-trace does not model it.`, {
@@ -101,12 +101,58 @@ export function traceEnvoy(model: EnvoyModel, conn: EnvoyConnection, http: HttpF
   if (fcSel.how === 'unresolved') return finish(s, 'unknown')
   if (!fcSel.chosen) return finish(s, 'no_filter_chain')
   const chain = fcSel.chosen
-  s.result.filterChain = filterChainName(chain)
+  s.result.filterChain = filterChainRef(chain).name
   return traceChain(s, chain, http, opts)
 }
 
-function traceChain(s: State, chain: FilterChain, http: HttpFacts | undefined, opts: { randomValue?: number }): EnvoyTrace {
+/** The first listener filter of the listeners that ran that mesh-trace does not model, if any. */
+function unmodelledListenerFilter(ran: Listener[]): Listener['listenerFilters'][number] | undefined {
+  for (const l of ran) for (const f of l.listenerFilters) if (f.role === 'other') return f
+  return undefined
+}
+
+/**
+ * What a filter chain does before the request matters, worked out once per model and chain: the network filter
+ * analysis and, for an HTTP connection manager, its network_filter step (for HTTP and for a TCP request) and its
+ * route_config step. Traces take copies (copyStep).
+ */
+interface ChainPlan {
+  nf: NetworkFilterAnalysis
+  /** The names of the filters other than the terminal one. */
+  preceding: readonly string[]
+  hcm?: { httpStep: TraceStep; tcpStep: TraceStep; rc: RouteConfiguration | null; rcStep: TraceStep; ignorePathParameters: boolean }
+}
+
+const CHAIN_PLANS = new WeakMap<EnvoyModel, WeakMap<FilterChain, ChainPlan>>()
+
+function chainPlan(model: EnvoyModel, chain: FilterChain): ChainPlan {
+  let byChain = CHAIN_PLANS.get(model)
+  if (byChain === undefined) {
+    byChain = new WeakMap()
+    CHAIN_PLANS.set(model, byChain)
+  }
+  let plan = byChain.get(chain)
+  if (plan === undefined) {
+    plan = buildChainPlan(model, chain)
+    byChain.set(chain, plan)
+  }
+  return plan
+}
+
+function buildChainPlan(model: EnvoyModel, chain: FilterChain): ChainPlan {
   const nf = analyzeNetworkFilters(chain)
+  nf.findings.forEach((f) => Object.freeze(f))
+  const f = nf.terminal
+  const preceding = Object.freeze(chain.filters.filter((x) => x !== f).map((x) => x.name))
+  if (f === null || f.hcm === null || f.tcpProxy) return { nf, preceding }
+  const hcm = f.hcm
+  const { rc, step: rcStep } = routeConfigFor(model, hcm)
+  return { nf, preceding, hcm: { httpStep: freezeStep(hcmStep(chain, f, hcm, nf.findings, preceding, true)), tcpStep: freezeStep(hcmStep(chain, f, hcm, nf.findings, preceding, false)), rc, rcStep: freezeStep(rcStep), ignorePathParameters: rc !== null && boolAt(rc.raw, 'ignore_path_parameters_in_path_matching') === true } }
+}
+
+function traceChain(s: State, chain: FilterChain, http: HttpFacts | undefined, opts: { randomValue?: number }): EnvoyTrace {
+  const plan = chainPlan(s.model, chain)
+  const nf = plan.nf
   if (!nf.terminal) {
     s.steps.push(
       newStep('network_filter', 'unresolved', `Filter chain ${filterChainName(chain)} ends in ${nf.unknownTerminal}, which mesh-trace does not model.`, {
@@ -117,8 +163,8 @@ function traceChain(s: State, chain: FilterChain, http: HttpFacts | undefined, o
     return finish(s, 'unknown')
   }
   const terminal = nf.terminal
-  if (terminal.tcpProxy) return traceTcpProxy(s, chain, terminal, terminal.tcpProxy, nf.findings, opts.randomValue ?? 0)
-  return traceHcm(s, chain, terminal, terminal.hcm as HttpConnectionManager, nf.findings, http, opts)
+  if (terminal.tcpProxy) return traceTcpProxy(s, terminal, terminal.tcpProxy, plan.preceding, nf.findings.slice(), opts.randomValue ?? 0)
+  return traceHcm(s, chain, terminal.hcm as HttpConnectionManager, plan, http, opts)
 }
 
 // --- TCP ---------------------------------------------------------------------------------------
@@ -149,13 +195,13 @@ function tcpRouteCluster(tp: TcpProxy, s: State, randomValue: number): { cluster
   return { cluster: null, how: 'no deprecated_v1 route matched' }
 }
 
-function traceTcpProxy(s: State, chain: FilterChain, f: NetworkFilter, tp: TcpProxy, findings: Finding[], randomValue: number): EnvoyTrace {
+function traceTcpProxy(s: State, f: NetworkFilter, tp: TcpProxy, preceding: readonly string[], findings: Finding[], randomValue: number): EnvoyTrace {
   s.statPrefix.tcp = tp.statPrefix
   const { cluster, how } = tcpRouteCluster(tp, s, randomValue)
   s.steps.push(
     newStep('network_filter', cluster === null ? 'no_match' : 'matched', cluster === null ? `tcp_proxy (stat_prefix ${tp.statPrefix}) has no route for the connection; it is closed.` : `tcp_proxy (stat_prefix ${tp.statPrefix}) forwards to ${cluster}.`, {
       chosen: networkFilterRef(f, `tcp_proxy → ${cluster ?? '(none)'}`),
-      decision: { filter: 'tcp_proxy', statPrefix: tp.statPrefix, cluster, how, preceding: chain.filters.filter((x) => x !== f).map((x) => x.name) },
+      decision: { filter: 'tcp_proxy', statPrefix: tp.statPrefix, cluster, how, preceding },
       findings,
     }),
   )
@@ -166,19 +212,19 @@ function traceTcpProxy(s: State, chain: FilterChain, f: NetworkFilter, tp: TcpPr
 
 // --- HTTP --------------------------------------------------------------------------------------
 
-function routeConfigFor(s: State, hcm: HttpConnectionManager): { rc: RouteConfiguration | null; step: TraceStep } {
+function routeConfigFor(model: EnvoyModel, hcm: HttpConnectionManager): { rc: RouteConfiguration | null; step: TraceStep } {
   const rs = hcm.routeSource
   if (rs.kind === 'route_config') {
     return { rc: rs.routeConfig, step: newStep('route_config', 'matched', `Inline route configuration ${rs.routeConfig.name || '(unnamed)'}.`, { chosen: routeConfigRef(rs.routeConfig), decision: { source: 'inline', name: rs.routeConfig.name, ignorePortInHostMatching: rs.routeConfig.ignorePortInHostMatching } }) }
   }
   if (rs.kind === 'rds') {
-    const rc = envoyIndex(s.model).routeConfigsByName.get(rs.routeConfigName) ?? null
+    const rc = envoyIndex(model).routeConfigsByName.get(rs.routeConfigName) ?? null
     if (!rc) {
       return {
         rc: null,
         step: newStep('route_config', 'unresolved', `Route configuration ${rs.routeConfigName} (RDS) is not in the snapshot.`, {
-          decision: { source: 'rds', name: rs.routeConfigName, routesInSnapshot: s.model.present.routes },
-          findings: [envoyFinding('config-missing-from-snapshot', { what: s.model.present.routes ? `route configuration ${rs.routeConfigName} in its routes dump (RDS not received yet?)` : `routes dump (route configuration ${rs.routeConfigName})` })],
+          decision: { source: 'rds', name: rs.routeConfigName, routesInSnapshot: model.present.routes },
+          findings: [envoyFinding('config-missing-from-snapshot', { what: model.present.routes ? `route configuration ${rs.routeConfigName} in its routes dump (RDS not received yet?)` : `routes dump (route configuration ${rs.routeConfigName})` })],
         }),
       }
     }
@@ -200,33 +246,42 @@ export function istioConfigRef(config: string | null): { name: string; namespace
   }
 }
 
-function traceHcm(s: State, chain: FilterChain, f: NetworkFilter, hcm: HttpConnectionManager, findings: Finding[], http: HttpFacts | undefined, opts: { randomValue?: number }): EnvoyTrace {
-  s.statPrefix.http = hcm.statPrefix
+/** The network_filter step of an HTTP connection manager, for an HTTP request or (`http` false) a TCP one. */
+function hcmStep(chain: FilterChain, f: NetworkFilter, hcm: HttpConnectionManager, findings: Finding[], preceding: readonly string[], http: boolean): TraceStep {
   const routeSourceText = hcm.routeSource.kind === 'rds' ? `RDS "${hcm.routeSource.routeConfigName}"` : hcm.routeSource.kind === 'route_config' ? `inline route_config "${hcm.routeSource.routeConfig.name}"` : hcm.routeSource.kind
   const nfFindings = [...findings]
   if (!http) nfFindings.push(envoyFinding('hcm-for-tcp-request', { chain: filterChainName(chain) }))
-  const nfStep = newStep('network_filter', 'matched', `HTTP connection manager (stat_prefix ${hcm.statPrefix}), routes from ${routeSourceText}.`, {
+  return newStep('network_filter', 'matched', `HTTP connection manager (stat_prefix ${hcm.statPrefix}), routes from ${routeSourceText}.`, {
     chosen: networkFilterRef(f, `stat_prefix ${hcm.statPrefix}, ${routeSourceText}`),
     decision: {
       filter: 'http_connection_manager',
       statPrefix: hcm.statPrefix,
       routeSource: hcm.routeSource.kind === 'rds' ? { rds: hcm.routeSource.routeConfigName } : hcm.routeSource.kind === 'route_config' ? { inline: hcm.routeSource.routeConfig.name } : { kind: hcm.routeSource.kind },
-      httpFilters: hcm.httpFilters.map((x) => x.name),
-      preceding: chain.filters.filter((x) => x !== f).map((x) => x.name),
+      httpFilters: Object.freeze(hcm.httpFilters.map((x) => x.name)),
+      preceding,
       ...(http ? {} : { httpExpected: true }),
     },
     findings: nfFindings,
   })
+}
+
+/** How a virtual host matched, as the summary says it (the first `_` as a space). */
+const HOW_TEXT: Record<DomainMatchKind, string> = { exact: 'exact', suffix_wildcard: 'suffix wildcard', prefix_wildcard: 'prefix wildcard', default: 'default', only_default: 'only default' }
+
+function traceHcm(s: State, chain: FilterChain, hcm: HttpConnectionManager, plan: ChainPlan, http: HttpFacts | undefined, opts: { randomValue?: number }): EnvoyTrace {
+  const planned = plan.hcm as NonNullable<ChainPlan['hcm']>
+  s.statPrefix.http = hcm.statPrefix
+  const nfStep = copyStep(http ? planned.httpStep : planned.tcpStep)
   s.steps.push(nfStep)
-  const { rc, step } = routeConfigFor(s, hcm)
-  s.steps.push(step)
+  const rc = planned.rc
+  s.steps.push(copyStep(planned.rcStep))
   if (rc) s.result.routeConfig = rc.name
   if (!rc) return finish(s, 'unknown')
   if (!http) return finish(s, 'unknown')
 
   // Host header: strip_any_host_port / strip_matching_host_port change the header itself.
   const headers: Record<string, string> = {}
-  for (const [k, v] of Object.entries(http.headers)) headers[k.toLowerCase()] = v
+  for (const k of Object.keys(http.headers)) headers[k.toLowerCase()] = http.headers[k]
   const host = headers.host ?? headers[':authority']
   if (host !== undefined) {
     let h = host
@@ -249,7 +304,7 @@ function traceHcm(s: State, chain: FilterChain, f: NetworkFilter, hcm: HttpConne
   const vh = vhSel.chosen
   s.result.virtualHost = vh.name
   s.steps.push(
-    newStep('virtual_host', 'matched', `Virtual host ${vh.name} matches ${vhSel.key ?? '(any host)'} (${vhSel.how?.replace('_', ' ')} ${vhSel.domain}).`, {
+    newStep('virtual_host', 'matched', `Virtual host ${vh.name} matches ${vhSel.key ?? '(any host)'} (${vhSel.how === null ? undefined : HOW_TEXT[vhSel.how]} ${vhSel.domain}).`, {
       chosen: virtualHostRef(vh),
       decision: { host: vhSel.key, matchedDomain: vhSel.domain, how: vhSel.how, otherVirtualHosts: vhSel.otherCount },
       evidence: [{ field: rc.vhostHeader ? `header ${rc.vhostHeader}` : 'host', expected: vhSel.domain ?? '*', actual: vhSel.key ?? headers[rc.vhostHeader ?? 'host'] ?? '(absent)' }],
@@ -264,7 +319,7 @@ function traceHcm(s: State, chain: FilterChain, f: NetworkFilter, hcm: HttpConne
   const tlsPeer = s.conn.transportProtocol === 'tls' && chain.transportSocket !== null && s.conn.direction === 'inbound'
   const req: RouteRequest = { method: http.method, path: http.path, headers: view, scheme: http.scheme, tls: { presented: tlsPeer, validated: tlsPeer } }
   const randomValue = opts.randomValue ?? 0
-  const rSel = selectRoute(vh, req, { randomValue, ignorePathParameters: boolAt(rc.raw, 'ignore_path_parameters_in_path_matching') === true })
+  const rSel = selectRoute(vh, req, { randomValue, ignorePathParameters: planned.ignorePathParameters })
   if (rSel.unresolved) {
     s.steps.push(
       newStep('route', 'unresolved', `Route ${routeName(rSel.unresolved.route)} of ${vh.name} uses ${rSel.unresolved.what}, which mesh-trace does not model.`, {
@@ -274,7 +329,7 @@ function traceHcm(s: State, chain: FilterChain, f: NetworkFilter, hcm: HttpConne
     )
     return finish(s, 'unknown')
   }
-  const fractionFindings = [...rSel.fractionSkipped.map((r) => ({ r, on: false })), ...(rSel.probabilistic && rSel.chosen ? [{ r: rSel.chosen, on: true }] : [])].map(({ r, on }) => {
+  const fractionFindings = rSel.fractionSkipped.length === 0 && !(rSel.probabilistic && rSel.chosen) ? [] : [...rSel.fractionSkipped.map((r) => ({ r, on: false })), ...(rSel.probabilistic && rSel.chosen ? [{ r: rSel.chosen, on: true }] : [])].map(({ r, on }) => {
     const dv = isObject(r.match.runtime_fraction) ? r.match.runtime_fraction : {}
     return envoyFinding('runtime-fraction-assumed', {
       route: routeName(r),
@@ -295,8 +350,92 @@ function traceHcm(s: State, chain: FilterChain, f: NetworkFilter, hcm: HttpConne
   }
   const route = rSel.chosen
   s.result.route = routeName(route)
-  nfStep.findings.push(...httpFilterFindings(hcm.httpFilters, route))
+  for (const f of routeFilterFindings(hcm, route)) nfStep.findings.push(f)
   return traceRouteAction(s, vh, route, req, rSel.evidence, rSel.rejected, fractionFindings, randomValue, opts)
+}
+
+/** The HTTP filters of an HCM that may end a request for a route depend on the two alone: worked out once per pair. */
+const ROUTE_FILTER_FINDINGS = new WeakMap<HttpConnectionManager, WeakMap<Route, Finding[]>>()
+
+function routeFilterFindings(hcm: HttpConnectionManager, route: Route): Finding[] {
+  let byRoute = ROUTE_FILTER_FINDINGS.get(hcm)
+  if (byRoute === undefined) {
+    byRoute = new WeakMap()
+    ROUTE_FILTER_FINDINGS.set(hcm, byRoute)
+  }
+  let findings = byRoute.get(route)
+  if (findings === undefined) {
+    findings = httpFilterFindings(hcm.httpFilters, route).map((f) => Object.freeze(f))
+    byRoute.set(route, findings)
+  }
+  return findings
+}
+
+/** What the route step needs of a route that does not depend on the request, read once per model and route. */
+interface RoutePlan {
+  ref: ConfigRef
+  /** `Route <name>`, with ` (VirtualService <vs>)` when an Istio VirtualService made it: how summaries start. */
+  title: string
+  vs: ReturnType<typeof istioConfigRef>
+  /** Whether the action may rewrite the path or the host (else the rewrites need not be worked out). */
+  mayRewrite: boolean
+  /**
+   * For a `route` action naming one cluster: its decision when the request adds nothing to it (no virtual cluster,
+   * no rewrite), the end of its summary and its cluster stages.
+   */
+  fixed: { cluster: string; decision: Record<string, unknown>; summaryEnd: string; tail: ClusterTail } | null
+}
+
+const REWRITE_FIELDS = ['prefix_rewrite', 'regex_rewrite', 'path_rewrite_policy', 'host_rewrite_literal', 'host_rewrite', 'host_rewrite_header', 'host_rewrite_path_regex']
+
+const ROUTE_PLANS = new WeakMap<EnvoyModel, WeakMap<Route, RoutePlan>>()
+
+function routePlan(model: EnvoyModel, route: Route): RoutePlan {
+  let byRoute = ROUTE_PLANS.get(model)
+  if (byRoute === undefined) {
+    byRoute = new WeakMap()
+    ROUTE_PLANS.set(model, byRoute)
+  }
+  let plan = byRoute.get(route)
+  if (plan === undefined) {
+    plan = buildRoutePlan(model, route)
+    byRoute.set(route, plan)
+  }
+  return plan
+}
+
+function buildRoutePlan(model: EnvoyModel, route: Route): RoutePlan {
+  const vs = istioConfigRef(route.istioConfig)
+  const plan: RoutePlan = {
+    ref: routeRef(route),
+    title: `Route ${routeName(route)}${vs ? ` (VirtualService ${vs.name})` : ''}`,
+    vs,
+    mayRewrite: route.action.kind === 'route' && REWRITE_FIELDS.some((k) => k in route.action.config),
+    fixed: null,
+  }
+  const action = route.action
+  if (action.kind === 'route' && action.cluster.kind === 'cluster') {
+    const decision = routeDecision(route, vs, '')
+    Object.assign(decision, routeActionExtras(action.config))
+    if (action.config.auto_host_rewrite === true) decision.autoHostRewrite = true
+    decision.cluster = action.cluster.name
+    // Shallow: hash_policy and metadata_match are the model's own config objects, left as they are.
+    plan.fixed = { cluster: action.cluster.name, decision: Object.freeze(decision), summaryEnd: ` to ${action.cluster.name}.`, tail: clusterTail(model, action.cluster.name, 'cluster') }
+  }
+  return plan
+}
+
+/** The start of a route step's decision: the action, the virtual cluster ('' = none) and the VirtualService. */
+function routeDecision(route: Route, vsRef: ReturnType<typeof istioConfigRef>, vcluster: string): Record<string, unknown> {
+  const decision: Record<string, unknown> = { action: route.action.kind }
+  // Virtual clusters only name the stats (vhost.<vh>.vcluster.<vc>.*); shown when the vhost defines any.
+  if (vcluster !== '') decision.virtualCluster = vcluster
+  if (vsRef) {
+    decision.virtualService = vsRef.name
+    if (vsRef.namespace) decision.virtualServiceNamespace = vsRef.namespace
+    decision.istioConfig = route.istioConfig
+  }
+  return decision
 }
 
 function traceRouteAction(
@@ -310,30 +449,30 @@ function traceRouteAction(
   randomValue: number,
   opts: { randomValue?: number },
 ): EnvoyTrace {
-  const decision: Record<string, unknown> = { action: route.action.kind }
-  // Virtual clusters only name the stats (vhost.<vh>.vcluster.<vc>.*); shown when the vhost defines any.
+  const plan = routePlan(s.model, route)
   const vcluster = selectVirtualCluster(vh, req.headers)
-  if (vcluster !== '') decision.virtualCluster = vcluster
-  const vsRef = istioConfigRef(route.istioConfig)
-  const vs = vsRef?.name ?? null
-  if (vsRef) {
-    decision.virtualService = vsRef.name
-    if (vsRef.namespace) decision.virtualServiceNamespace = vsRef.namespace
-    decision.istioConfig = route.istioConfig
+  const fixed = plan.fixed
+  if (fixed !== null && vcluster === '' && !plan.mayRewrite) {
+    // The common case: everything but the summary was worked out with the plan.
+    s.steps.push(newStep('route', 'matched', `${plan.title} sends ${req.method} ${req.path}${fixed.summaryEnd}`, { chosen: plan.ref, decision: fixed.decision, evidence, rejected, findings }))
+    s.result.cluster = fixed.cluster
+    return traceCluster(s, fixed.cluster, 'cluster', 'the request', fixed.tail)
   }
-  const base = { chosen: routeRef(route), decision, evidence, rejected, findings }
+  const decision = routeDecision(route, plan.vs, vcluster)
+  const title = plan.title
+  const base = { chosen: plan.ref, decision, evidence, rejected, findings }
   const action = route.action
   if (action.kind === 'redirect') {
     const r = computeRedirect(route, action.config, req)
     Object.assign(decision, { responseCode: r.status, location: r.location })
-    s.steps.push(newStep('route', 'matched', `Route ${routeName(route)}${vs ? ` (VirtualService ${vs})` : ''} redirects: ${r.status} to ${r.location}.`, base))
+    s.steps.push(newStep('route', 'matched', `${title} redirects: ${r.status} to ${r.location}.`, base))
     return finish(s, 'redirect')
   }
   if (action.kind === 'direct_response') {
     Object.assign(decision, { responseCode: action.status, ...(action.body !== null ? { body: action.body } : {}) })
     if (vh.name === 'block_all') findings.push(envoyFinding('blackhole-registry-only', { what: 'the request', cluster: 'block_all (direct_response 502)' }))
     else findings.push(envoyFinding('direct-response', { status: action.status }))
-    s.steps.push(newStep('route', 'matched', `Route ${routeName(route)}${vs ? ` (VirtualService ${vs})` : ''} answers ${action.status} directly (direct_response).`, base))
+    s.steps.push(newStep('route', 'matched', `${title} answers ${action.status} directly (direct_response).`, base))
     return finish(s, 'direct_response')
   }
   if (action.kind !== 'route') {
@@ -341,8 +480,8 @@ function traceRouteAction(
     return finish(s, 'unknown')
   }
   Object.assign(decision, routeActionExtras(action.config))
-  const newPath = rewritePath(route, action.config, req.path)
-  const newHost = rewriteHost(action.config, req)
+  const newPath = plan.mayRewrite ? rewritePath(route, action.config, req.path) : null
+  const newHost = plan.mayRewrite ? rewriteHost(action.config, req) : null
   if (newPath !== null) decision.pathRewrite = newPath
   if (newHost !== null) decision.hostRewrite = newHost
   if (action.config.auto_host_rewrite === true) decision.autoHostRewrite = true
@@ -373,7 +512,7 @@ function traceRouteAction(
     return finish(s, 'unknown')
   }
   decision.cluster = cluster
-  s.steps.push(newStep('route', 'matched', `Route ${routeName(route)}${vs ? ` (VirtualService ${vs})` : ''} sends ${req.method} ${req.path} to ${cluster ?? '(no cluster)'}.`, base))
+  s.steps.push(newStep('route', 'matched', `${title} sends ${req.method} ${req.path} to ${cluster ?? '(no cluster)'}.`, base))
   if (cluster === null) return finish(s, 'no_route')
   s.result.cluster = cluster
   return traceCluster(s, cluster, via, 'the request')
@@ -381,21 +520,65 @@ function traceRouteAction(
 
 // --- cluster and endpoints ---------------------------------------------------------------------
 
-function traceCluster(s: State, name: string, via: string, what: string): EnvoyTrace {
-  const lookup = lookupCluster(s.model, name, via)
+/**
+ * The cluster and endpoint stages for a cluster name and how it was named, shared by every trace (lookupCluster and,
+ * unless the endpoints depend on the connection (ORIGINAL_DST), the endpoint stage): one lookup instead of four.
+ */
+interface ClusterTail {
+  cluster: Cluster | null
+  step: TraceStep
+  endpoints: EndpointResolution | null
+  /** Whether the cluster is one of Istio's passthrough clusters, or its blackhole. */
+  passthrough: boolean
+  blackhole: boolean
+}
+
+const CLUSTER_TAILS = new WeakMap<EnvoyModel, Map<string, Map<string, ClusterTail>>>()
+
+function clusterTail(model: EnvoyModel, name: string, via: string): ClusterTail {
+  let byName = CLUSTER_TAILS.get(model)
+  if (byName === undefined) {
+    byName = new Map()
+    CLUSTER_TAILS.set(model, byName)
+  }
+  let byVia = byName.get(name)
+  if (byVia === undefined) {
+    byVia = new Map()
+    byName.set(name, byVia)
+  }
+  let tail = byVia.get(via)
+  if (tail === undefined) {
+    const lookup = lookupCluster(model, name, via)
+    const c = lookup.cluster
+    tail = {
+      cluster: c,
+      step: freezeStep(lookup.step),
+      endpoints: c !== null && lookup.step.outcome !== 'unresolved' && c.type !== 'ORIGINAL_DST' ? sharedResolution(model, c) : null,
+      passthrough: c !== null && PASSTHROUGH_CLUSTERS.includes(c.name),
+      blackhole: c !== null && c.name === BLACKHOLE_CLUSTER,
+    }
+    byVia.set(via, tail)
+  }
+  return tail
+}
+
+function traceCluster(s: State, name: string, via: string, what: string, tail: ClusterTail = clusterTail(s.model, name, via)): EnvoyTrace {
+  const lookup = { cluster: tail.cluster, step: copyStep(tail.step) }
   s.steps.push(lookup.step)
   // A route naming a cluster Envoy lacks: 503 NC since Envoy 1.18, 404 NR before (cluster_not_found_response_code).
   if (!lookup.cluster) return finish(s, !s.model.present.clusters ? 'unknown' : lookup.step.decision.responseFlag === 'NR' ? 'no_route' : 'no_cluster')
   if (lookup.step.outcome === 'unresolved') return finish(s, 'unknown')
   const cluster: Cluster = lookup.cluster
-  if (PASSTHROUGH_CLUSTERS.includes(cluster.name)) {
+  if (tail.passthrough) {
     lookup.step.findings.push(envoyFinding('passthrough-allow-any', { cluster: cluster.name, destination: formatAddress(s.localAddress.ip, s.localAddress.port), why: passthroughReason(s) }))
   }
-  if (cluster.name === BLACKHOLE_CLUSTER) lookup.step.decision.note = `${what} is dropped`
-  const ep = resolveEndpoints(s.model, cluster, s.localAddress)
+  // Decisions may be shared between traces (frozen): additions go to a copy.
+  if (tail.blackhole) lookup.step.decision = { ...lookup.step.decision, note: `${what} is dropped` }
+  const ep = tail.endpoints !== null ? copyResolution(tail.endpoints) : resolveEndpoints(s.model, cluster, s.localAddress)
   if (s.weightedMembers !== undefined) {
     // Story 15: every member of the split with the endpoints it would send to, not only the one picked.
     const index = envoyIndex(s.model)
+    lookup.step.decision = { ...lookup.step.decision }
     lookup.step.decision.weightedMembers = s.weightedMembers.map((m) => {
       const member = index.clustersByName.get(m.name)
       return { cluster: m.name, percent: m.percent, picked: m.name === cluster.name, endpoints: member === undefined ? null : m.name === cluster.name ? ep.endpoints : resolveEndpoints(s.model, member, s.localAddress).endpoints }

@@ -13,8 +13,7 @@ export function makeFinding<C extends string>(
   params: Record<string, string | number> = {},
 ): Finding {
   const spec = catalog[code]
-  // The template split once into text and placeholder names (even indexes: text; odd: names); joined per finding.
-  const parts = templateParts(spec.template)
+  const parts = templateParts(spec)
   let message = parts[0]
   for (let i = 1; i < parts.length; i += 2) {
     const key = parts[i]
@@ -23,13 +22,14 @@ export function makeFinding<C extends string>(
   return { code, level: spec.level, message }
 }
 
-const TEMPLATES = new Map<string, string[]>()
+/** A template split once into literal text and placeholder names, alternating (`split` with a capture group). */
+const TEMPLATE_PARTS = new WeakMap<FindingSpec, string[]>()
 
-function templateParts(template: string): string[] {
-  let parts = TEMPLATES.get(template)
+function templateParts(spec: FindingSpec): string[] {
+  let parts = TEMPLATE_PARTS.get(spec)
   if (parts === undefined) {
-    parts = template.split(/\{(\w+)\}/)
-    TEMPLATES.set(template, parts)
+    parts = spec.template.split(/\{(\w+)\}/)
+    TEMPLATE_PARTS.set(spec, parts)
   }
   return parts
 }

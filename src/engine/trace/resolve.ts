@@ -36,7 +36,7 @@ export function resolveFromServices(
 ): Resolution {
   if (isIpLiteral(host)) return { ip: host, via: 'ip', tried: [host] }
   const tried = searchNames(host, namespace)
-  const byFqdn = new Map(services.map((s) => [`${s.name}.${s.namespace}.svc.cluster.local`, s]))
+  const byFqdn = servicesByFqdn(services)
   for (const name of tried) {
     const svc = byFqdn.get(name.toLowerCase())
     if (svc === undefined) continue
@@ -45,4 +45,16 @@ export function resolveFromServices(
     return { ip, fqdn: name, via: 'service', tried, source: { file: 'services' } }
   }
   return { via: 'none', tried }
+}
+
+/** Services by `<svc>.<ns>.svc.cluster.local`, built once per services list (a snapshot's list is never changed). */
+const BY_FQDN = new WeakMap<ServiceFacts[], Map<string, ServiceFacts>>()
+
+function servicesByFqdn(services: ServiceFacts[]): Map<string, ServiceFacts> {
+  let byFqdn = BY_FQDN.get(services)
+  if (byFqdn === undefined) {
+    byFqdn = new Map(services.map((s) => [`${s.name}.${s.namespace}.svc.cluster.local`, s]))
+    BY_FQDN.set(services, byFqdn)
+  }
+  return byFqdn
 }

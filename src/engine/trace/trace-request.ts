@@ -1,4 +1,4 @@
-import { podIpsOf, type Snapshot } from '../snapshot.js'
+import { podIpsOf, type ServiceFacts, type Snapshot } from '../snapshot.js'
 import { parseRules, type Ruleset } from '../iptables/parse.js'
 import { traceIptables, type Connection } from '../iptables/netfilter.js'
 import { loadEnvoyConfig, type EnvoyModel } from '../envoy/config-dump.js'
@@ -6,7 +6,7 @@ import { traceEnvoy, resolveHostFromEnvoy, type EnvoyConnection, type HttpFacts 
 import { isIpLiteral, type Request } from './request.js'
 import { resolveFromServices, type Resolution } from './resolve.js'
 import { makeFinding, TRACE_FINDINGS } from './findings.js'
-import { emptyResult, type Finding, type Trace, type TraceRequestView, type TraceStep } from './trace.js'
+import { emptyResult, type ConfigRef, type Finding, type Trace, type TraceRequestView, type TraceStep } from './trace.js'
 
 /** A snapshot parsed and indexed once, ready for any number of traces. */
 export interface TraceContext {
@@ -178,11 +178,12 @@ export function traceRequest(ctx: TraceContext, request: Request): Trace {
       : {
           method: request.method ?? 'GET',
           path: request.path ?? '/',
-          headers: { ...request.headers },
+          // traceEnvoy only reads the headers: the request's own object will do unless a Host is added.
+          headers: request.headers,
           scheme: request.protocol === 'https' ? 'https' : 'http',
         }
   if (http !== undefined && http.headers.host === undefined && request.direction === 'inbound') {
-    http.headers.host = `${dstIp.includes(':') ? `[${dstIp}]` : dstIp}:${request.port}`
+    http.headers = { ...request.headers, host: `${dstIp.includes(':') ? `[${dstIp}]` : dstIp}:${request.port}` }
   }
   const envoyTrace = traceEnvoy(ctx.envoy, conn, http, request.randomValue === undefined ? undefined : { randomValue: request.randomValue })
   const firstEnvoyStep = steps.length
@@ -211,7 +212,26 @@ function assumeInterception(result: Trace['result'], listenerStep: TraceStep | u
   }
   result.intercepted = true
   result.redirectPort = capturePort
-  listenerStep.findings.push(makeFinding(TRACE_FINDINGS, 'assumed-intercepted', { port: capturePort ?? '?', listener }))
+  listenerStep.findings.push(assumedIntercepted(listenerStep.chosen, capturePort, listener))
+}
+
+/** The `assumed-intercepted` finding per listener (its shared ref) and capture port, made once and shared (frozen). */
+const ASSUMED_INTERCEPTED = new WeakMap<ConfigRef, Map<number | null, Finding>>()
+
+function assumedIntercepted(ref: ConfigRef | undefined, capturePort: number | null, listener: string): Finding {
+  const make = (): Finding => Object.freeze(makeFinding(TRACE_FINDINGS, 'assumed-intercepted', { port: capturePort ?? '?', listener }))
+  if (ref === undefined) return make()
+  let byPort = ASSUMED_INTERCEPTED.get(ref)
+  if (byPort === undefined) {
+    byPort = new Map()
+    ASSUMED_INTERCEPTED.set(ref, byPort)
+  }
+  let finding = byPort.get(capturePort)
+  if (finding === undefined) {
+    finding = make()
+    byPort.set(capturePort, finding)
+  }
+  return finding
 }
 
 /** `--expect-vs`: says whether the winning route comes from that VirtualService (user story 7). */
@@ -242,22 +262,33 @@ function findSidecar(pod: NonNullable<Snapshot['pod']>): string | undefined {
   return [...(pod.containers ?? []), ...(pod.initContainers ?? [])].find((c) => SIDECAR_CONTAINERS.includes(c))
 }
 
+/** What a client offers by default, shared by every trace (frozen). */
+const HTTPS_ALPN = Object.freeze(['h2', 'http/1.1']) as string[]
+const HTTP_ALPN = Object.freeze(['http/1.1']) as string[]
+const NO_ALPN = Object.freeze([] as string[]) as string[]
+
 function defaultAlpn(request: Request): string[] {
-  if (request.protocol === 'https') return ['h2', 'http/1.1']
-  if (request.protocol === 'http') return ['http/1.1']
-  return []
+  if (request.protocol === 'https') return HTTPS_ALPN
+  if (request.protocol === 'http') return HTTP_ALPN
+  return NO_ALPN
 }
 
+/** The services of a snapshot that lists none (one shared list, so per-list caches stay small). */
+const NO_SERVICES: ServiceFacts[] = []
+
 function resolveDestination(ctx: TraceContext, request: Request, namespace: string, podIps: string[]): Resolution {
-  const services = ctx.snapshot.services ?? []
+  const services = ctx.snapshot.services ?? NO_SERVICES
   if (request.direction === 'inbound') {
     const ip = request.ip ?? podIps[0]
     return { ip, via: ip === undefined ? 'none' : 'ip', tried: [] }
   }
   if (request.ip !== undefined) {
-    const fqdn = request.host !== undefined && !isIpLiteral(request.host)
-      ? resolveFromServices(request.host, namespace, services).fqdn
-      : fqdnForIp(services, request.ip)
+    // Without Services there is no name to find (and no search list worth building).
+    const fqdn = services.length === 0
+      ? undefined
+      : request.host !== undefined && !isIpLiteral(request.host)
+        ? resolveFromServices(request.host, namespace, services).fqdn
+        : fqdnForIp(services, request.ip)
     return { ip: request.ip, fqdn, via: 'ip', tried: [] }
   }
   const host = request.host as string

@@ -211,17 +211,58 @@ export function emptyResult(outcome: ResultOutcome = 'unknown'): TraceResult {
 
 /** A step with empty evidence lists, for stages to fill. */
 export function newStep(stage: Stage, outcome: StepOutcome, summary: string, extra: Partial<TraceStep> = {}): TraceStep {
-  // Built field by field: `{...defaults, ...extra}` takes V8's slow path (keys overridden after a spread), and every
-  // trace builds many steps. `chosen` comes last, where the spread put it, so the JSON key order is unchanged.
-  const step: TraceStep = {
-    stage: extra.stage ?? stage,
-    outcome: extra.outcome ?? outcome,
-    summary: extra.summary ?? summary,
-    decision: extra.decision ?? {},
-    evidence: extra.evidence ?? [],
-    rejected: extra.rejected ?? [],
-    findings: extra.findings ?? [],
+  // Written out rather than spread (hot path); the key order is the JSON order: `chosen`, when given, comes last.
+  const step: TraceStep = { stage, outcome, summary, decision: extra.decision ?? {}, evidence: extra.evidence ?? [], rejected: extra.rejected ?? [], findings: extra.findings ?? [] }
+  if (extra.chosen !== undefined) step.chosen = extra.chosen
+  return step
+}
+
+/**
+ * Readies a step that is built once and then shared by many traces: freezes its decision (deeply: it must hold
+ * only values made for it) and the items it owns (evidence, alternatives, refs, findings), so that no trace can
+ * change another's. The step and its lists stay unfrozen because V8 copies frozen objects several times slower;
+ * they never leave the cache, as traces get them through copyStep. Model-owned `source` objects are left alone.
+ */
+export function freezeStep(step: TraceStep): TraceStep {
+  for (const e of step.evidence) Object.freeze(e)
+  for (const alt of step.rejected) freezeAlternative(alt)
+  for (const f of step.findings) Object.freeze(f)
+  if (step.chosen !== undefined) Object.freeze(step.chosen)
+  deepFreeze(step.decision)
+  return step
+}
+
+/** Freezes plain objects and arrays, recursively. */
+export function deepFreeze<T>(value: T): T {
+  if (typeof value === 'object' && value !== null && !Object.isFrozen(value)) {
+    Object.freeze(value)
+    for (const v of Object.values(value)) deepFreeze(v)
   }
-  if ('chosen' in extra) step.chosen = extra.chosen
+  return value
+}
+
+/** Freezes an alternative that is shared by many traces, with its candidate and evidence. */
+export function freezeAlternative(alt: Alternative): Alternative {
+  Object.freeze(alt.candidate)
+  for (const e of alt.evidence) Object.freeze(e)
+  Object.freeze(alt.evidence)
+  return Object.freeze(alt)
+}
+
+/**
+ * A step of its own for one trace from a shared one (freezeStep): new lists, the same frozen items and decision
+ * (or `decision`). Code that adds to a decision replaces it with a copy instead.
+ */
+export function copyStep(shared: TraceStep, decision: Record<string, unknown> = shared.decision): TraceStep {
+  const step: TraceStep = {
+    stage: shared.stage,
+    outcome: shared.outcome,
+    summary: shared.summary,
+    decision,
+    evidence: shared.evidence.slice(),
+    rejected: shared.rejected.slice(),
+    findings: shared.findings.slice(),
+  }
+  if (shared.chosen !== undefined) step.chosen = shared.chosen
   return step
 }
