@@ -4,7 +4,7 @@
  */
 import { newStep, type Alternative, type Evidence, type TraceStep } from '../trace/trace.js'
 import { canonicalIp, formatAddress, ipFamily, isUnspecified } from './address.js'
-import { addressKey, envoyIndex } from './config-dump.js'
+import { addressKey, envoyIndex, findListener, type ListenerHead } from './config-dump.js'
 import { envoyFinding } from './findings.js'
 import type { EnvoyModel, Listener } from './model.js'
 import { listenerAddressText, listenerRef } from './refs.js'
@@ -31,7 +31,7 @@ export interface ListenerSelection {
   steps: TraceStep[]
 }
 
-function isServing(l: Listener): boolean {
+function isServing(l: Pick<Listener, 'state'>): boolean {
   return l.state === 'active' || l.state === 'static'
 }
 
@@ -104,7 +104,8 @@ export function captureListener(model: EnvoyModel, direction: 'outbound' | 'inbo
 const CAPTURE_LISTENERS = new WeakMap<EnvoyModel, { outbound?: Listener | null; inbound?: Listener | null }>()
 
 function findCaptureListener(model: EnvoyModel, direction: 'outbound' | 'inbound'): Listener | null {
-  const serving = model.listeners.filter(isServing)
+  // findListener parses only the listener found, not every listener of the model.
+  const serving = { find: (test: (l: ListenerHead) => boolean): Listener | null => findListener(model, (l) => isServing(l) && test(l)) }
   if (direction === 'inbound') {
     const vi = serving.find((l) => l.name === 'virtualInbound') ?? serving.find((l) => l.address?.port === 15006 && l.bindToPort)
     if (vi) return vi
