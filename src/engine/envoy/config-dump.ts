@@ -949,6 +949,7 @@ function deferListener(raw: JsonObject, state: ListenerState, base: string, inde
   }
 }
 
+/** Defers a raw route configuration, read now only for its name. */
 function deferRouteConfig(raw: JsonObject, base: string, index = -1, key = ''): DeferredRouteConfig {
   // `name` has no camelCase spelling: the raw field is the normalised one.
   return { name: strAt(raw, 'name') ?? '', raw, base, index, key, value: null }
@@ -991,10 +992,7 @@ interface Collector {
   present: EnvoyModel['present']
 }
 
-/**
- * Defers the Listener at `entry[stateKey].listener` (`entry[stateKey].listener` when `stateKey` is null), entry `index`
- * of the list at `base`, if there is one.
- */
+/** Defers the Listener at `entry[stateKey].listener` (`entry.listener` if `stateKey` is null), entry `index` of list `base`. */
 function collectListener(entry: JsonObject, base: string, index: number, stateKey: string | null, state: ListenerState, into: DeferredListener[]): void {
   let holder = entry
   let prefix = ''
@@ -1235,8 +1233,8 @@ interface DeferredParts {
 
 const DEFERRED = new WeakMap<EnvoyModel, DeferredParts>()
 
+/** The parsed listener of `d`, parsed (normalised whole: the model keeps filter configs as JSON) on first use. */
 function listenerOf(parts: DeferredParts, d: DeferredListener): Listener {
-  // Normalised whole (`normalizeDeep`): the model keeps its filter configs as JSON.
   if (d.value === null) {
     const ctx: Ctx = { file: parts.file, renamed: new Map() }
     d.value = parseListener(ctx, normalizeDeep(d.raw, 'convert', ctx.renamed) as JsonObject, pointerAt(d), d.state)
@@ -1244,6 +1242,7 @@ function listenerOf(parts: DeferredParts, d: DeferredListener): Listener {
   return d.value
 }
 
+/** The parsed route configuration of `d`, parsed on first use. */
 function routeConfigOf(parts: DeferredParts, d: DeferredRouteConfig): RouteConfiguration {
   if (d.value === null) {
     const ctx: Ctx = { file: parts.file, renamed: new Map() }
