@@ -114,8 +114,9 @@ export function shortTypeUrl(url: string | null): string | null {
 
 // ---------------------------------------------------------------------------------------------
 // Normalisation: camelCase → snake_case, only where a camelCase key is present, and only for the parts the model
-// reads. Resources the model keeps raw JSON of (listeners, route configurations) are normalised whole; clusters,
-// endpoints and the dump around them are read through one-level views. Pointers are carried down by the parsers.
+// reads. Resources the model keeps raw JSON of (listeners, route configurations) are normalised whole when they are
+// parsed (on first use); clusters, endpoints, listener heads and the dump around them are read through one-level
+// views. Pointers are carried down by the parsers.
 
 /** Map fields whose keys are data (filter names, metadata keys): keys and values kept verbatim. */
 const VERBATIM_SUBTREES = new Set(['filter_metadata', 'typed_filter_metadata'])
@@ -343,14 +344,6 @@ function sourceKey(o: JsonObject, key: string): string | null {
     return keys.indexOf(key) > keys.indexOf(camel) ? key : camel
   }
   return hasKey ? key : hasCamel ? camel : null
-}
-
-/** `fn` over the object at field `key` of raw JSON `o` (whose pointer is `pointer`) and its pointer, if it is one. */
-function withObjectField(o: JsonObject, key: string, pointer: string, fn: (value: JsonObject, pointer: string) => void): void {
-  const k = sourceKey(o, key)
-  if (k === null) return
-  const v = o[k]
-  if (isObject(v)) fn(v, `${pointer}/${escapePointer(k)}`)
 }
 
 /** Whether every element is an object (a hole is not: `every` would skip it). */
@@ -910,6 +903,58 @@ interface DeferredLoadAssignment extends DeferredAt {
   value: ClusterLoadAssignment | null
 }
 
+/** The listener fields the indexes and the capture-listener search read: a listener is parsed only when picked. */
+export type ListenerHead = Pick<Listener, 'name' | 'state' | 'address' | 'additionalAddresses' | 'bindToPort' | 'useOriginalDst'>
+
+/** A listener found in the dump, parsed on first use, with the fields the indexes need read from its raw JSON. */
+interface DeferredListener extends DeferredAt, ListenerHead {
+  readonly raw: JsonObject
+  value: Listener | null
+}
+
+/** A route configuration found in the dump, parsed on first use: a trace needs one of them. */
+interface DeferredRouteConfig extends DeferredAt {
+  readonly name: string
+  readonly raw: JsonObject
+  value: RouteConfiguration | null
+}
+
+/** The socket address at field `key` of the view `o`, read as `parseListener` reads it from the normalised listener. */
+function socketAddressAt(o: JsonObject, key: string): SocketAddress | null {
+  return socketAddress(viewAt(o, key))
+}
+
+/** Reads the head of the raw listener `raw` (through views, as `parseListener` reads the normalised one). */
+function deferListener(raw: JsonObject, state: ListenerState, base: string, index = -1, key = ''): DeferredListener {
+  const l = view(raw)
+  const additional = arrIn(l, 'additional_addresses')
+  const additionalAddresses: SocketAddress[] = []
+  for (let i = 0; i < additional.length; i++) {
+    const a = additional[i]
+    const sock = isObject(a) ? socketAddressAt(view(a), 'address') : null
+    if (sock !== null) additionalAddresses.push(sock)
+  }
+  return {
+    name: strAt(l, 'name') ?? '',
+    state,
+    address: socketAddressAt(l, 'address'),
+    additionalAddresses,
+    bindToPort: boolAt(l, 'bind_to_port') ?? boolAt(viewAt(l, 'deprecated_v1'), 'bind_to_port') ?? true,
+    useOriginalDst: boolAt(l, 'use_original_dst') ?? boolAt(l, 'hidden_envoy_deprecated_use_original_dst') ?? false,
+    raw,
+    base,
+    index,
+    key,
+    value: null,
+  }
+}
+
+/** Defers a raw route configuration, read now only for its name. */
+function deferRouteConfig(raw: JsonObject, base: string, index = -1, key = ''): DeferredRouteConfig {
+  // `name` has no camelCase spelling: the raw field is the normalised one.
+  return { name: strAt(raw, 'name') ?? '', raw, base, index, key, value: null }
+}
+
 function deferCluster(raw: JsonObject, state: Cluster['state'], base: string, index = -1, key = ''): DeferredCluster {
   // `name` has no camelCase spelling: the raw field is the normalised one.
   return { name: strAt(raw, 'name') ?? '', state, raw, base, index, key, value: null }
@@ -937,23 +982,34 @@ function eachDeferred(ctx: Ctx, d: JsonObject, listKey: string, pointer: string,
 }
 
 interface Collector {
-  listeners: Listener[]
-  routeConfigs: RouteConfiguration[]
+  listeners: DeferredListener[]
+  routeConfigs: DeferredRouteConfig[]
   clusters: DeferredCluster[]
   loadAssignments: DeferredLoadAssignment[]
   bootstrap: Bootstrap | null
-  bootstrapStatic: { listeners: Listener[]; clusters: DeferredCluster[] }
+  bootstrapStatic: { listeners: DeferredListener[]; clusters: DeferredCluster[] }
   clusterStatuses: ClusterStatus[]
   present: EnvoyModel['present']
 }
 
-/** Parses the Listener at `entry.listener` (`entry` raw JSON with pointer `pointer`), if there is one. */
-function collectListener(ctx: Ctx, entry: JsonObject, pointer: string, state: ListenerState, into: Listener[]): void {
-  withObjectField(entry, 'listener', pointer, (l, p) => into.push(parseListener(ctx, normalizeDeep(l, 'convert', ctx.renamed) as JsonObject, p, state)))
+/** Defers the Listener at `entry[stateKey].listener` (`entry.listener` if `stateKey` is null), entry `index` of list `base`. */
+function collectListener(entry: JsonObject, base: string, index: number, stateKey: string | null, state: ListenerState, into: DeferredListener[]): void {
+  let holder = entry
+  let prefix = ''
+  if (stateKey !== null) {
+    const k = sourceKey(entry, stateKey)
+    const v = k === null ? undefined : entry[k]
+    if (k === null || !isObject(v)) return
+    holder = v
+    prefix = `${escapePointer(k)}/`
+  }
+  const k = sourceKey(holder, 'listener')
+  const l = k === null ? undefined : holder[k]
+  if (k !== null && isObject(l)) into.push(deferListener(l, state, base, index, `${prefix}${escapePointer(k)}`))
 }
 
-/** `fn` over the object elements (raw JSON) of array field `key` of the view `d`, with their pointers. */
-function eachEntry(ctx: Ctx, d: JsonObject, key: string, pointer: string, fn: (entry: JsonObject, pointer: string) => void): void {
+/** `fn(entry, base, index)` over the object elements (raw JSON) of array field `key` of the view `d` at `pointer`. */
+function eachIndexedEntry(ctx: Ctx, d: JsonObject, key: string, pointer: string, fn: (entry: JsonObject, base: string, index: number) => void): void {
   const list = d[key]
   if (!Array.isArray(list)) return
   let base: string | null = null
@@ -961,20 +1017,17 @@ function eachEntry(ctx: Ctx, d: JsonObject, key: string, pointer: string, fn: (e
     const e = list[i]
     if (!isObject(e)) continue
     base ??= `${pointer}/${keyOf(ctx, d, key)}`
-    fn(e, `${base}/${i}`)
+    fn(e, base, i)
   }
 }
 
 function collectListenersDump(ctx: Ctx, d: JsonObject, pointer: string, out: Collector): void {
   out.present.listeners = true
-  eachEntry(ctx, d, 'static_listeners', pointer, (e, p) => collectListener(ctx, e, p, 'static', out.listeners))
-  eachEntry(ctx, d, 'dynamic_listeners', pointer, (e, p) => {
-    for (let i = 0; i < LISTENER_STATES.length; i++) {
-      const state = LISTENER_STATES[i][1]
-      withObjectField(e, LISTENER_STATES[i][0], p, (s, sp) => collectListener(ctx, s, sp, state, out.listeners))
-    }
+  eachIndexedEntry(ctx, d, 'static_listeners', pointer, (e, base, i) => collectListener(e, base, i, null, 'static', out.listeners))
+  eachIndexedEntry(ctx, d, 'dynamic_listeners', pointer, (e, base, i) => {
+    for (let s = 0; s < LISTENER_STATES.length; s++) collectListener(e, base, i, LISTENER_STATES[s][0], LISTENER_STATES[s][1], out.listeners)
   })
-  for (const [key, state] of V2_LISTENER_LISTS) eachEntry(ctx, d, key, pointer, (e, p) => collectListener(ctx, e, p, state, out.listeners))
+  for (const [key, state] of V2_LISTENER_LISTS) eachIndexedEntry(ctx, d, key, pointer, (e, base, i) => collectListener(e, base, i, null, state, out.listeners))
 }
 
 const LISTENER_STATES = [
@@ -1003,9 +1056,7 @@ function collectClustersDump(ctx: Ctx, d: JsonObject, pointer: string, out: Coll
 function collectRoutesDump(ctx: Ctx, d: JsonObject, pointer: string, out: Collector): void {
   out.present.routes = true
   for (const key of ['static_route_configs', 'dynamic_route_configs']) {
-    eachEntry(ctx, d, key, pointer, (e, p) =>
-      withObjectField(e, 'route_config', p, (rc, rp) => out.routeConfigs.push(parseRouteConfiguration(ctx, normalizeDeep(rc, 'convert', ctx.renamed) as JsonObject, rp, false))),
-    )
+    eachDeferred(ctx, d, key, pointer, 'route_config', (rc, base, i, k) => out.routeConfigs.push(deferRouteConfig(rc, base, i, k)))
   }
 }
 
@@ -1021,8 +1072,7 @@ function collectBootstrap(ctx: Ctx, raw: JsonObject, pointer: string, out: Colle
   const b = view(raw, ctx.renamed)
   const sr = viewAt(b, 'static_resources', ctx.renamed)
   const srPointer = `${pointer}/${keyOf(ctx, b, 'static_resources')}`
-  const listeners = mapObjects(ctx, sr, 'listeners', srPointer, (l, p) => parseListener(ctx, normalizeDeep(l, 'convert', ctx.renamed) as JsonObject, p, 'static'))
-  out.bootstrapStatic.listeners.push(...listeners)
+  out.bootstrapStatic.listeners.push(...mapObjects(ctx, sr, 'listeners', srPointer, (l, p) => deferListener(l, 'static', p)))
   out.bootstrapStatic.clusters.push(...mapObjects(ctx, sr, 'clusters', srPointer, (c, p) => deferCluster(c, 'static', p)))
 }
 
@@ -1032,10 +1082,10 @@ function collectResource(ctx: Ctx, raw: JsonObject, pointer: string, out: Collec
   const type = shortTypeUrl(strAt(r, '@type')) ?? ''
   if (type.endsWith('Listener') || 'filter_chains' in r || 'listener_filters' in r || ('address' in r && 'name' in r && !('type' in r) && !('connect_timeout' in r))) {
     out.present.listeners = true
-    out.listeners.push(parseListener(ctx, normalizeDeep(raw, 'convert', ctx.renamed) as JsonObject, pointer, 'active'))
+    out.listeners.push(deferListener(raw, 'active', pointer))
   } else if (type.endsWith('RouteConfiguration') || 'virtual_hosts' in r) {
     out.present.routes = true
-    out.routeConfigs.push(parseRouteConfiguration(ctx, normalizeDeep(raw, 'convert', ctx.renamed) as JsonObject, pointer, false))
+    out.routeConfigs.push(deferRouteConfig(raw, pointer))
   } else if (type.endsWith('ClusterLoadAssignment') || 'cluster_name' in r) {
     out.present.endpoints = true
     out.loadAssignments.push(deferLoadAssignment(raw, pointer))
@@ -1140,8 +1190,8 @@ export function loadEnvoyConfig(input: { configDump?: unknown; clusters?: unknow
   out.present.stats = stats !== null
   const model: EnvoyModel = {
     kind: 'envoy-model',
-    listeners: out.listeners,
-    routeConfigs: out.routeConfigs,
+    listeners: [],
+    routeConfigs: [],
     clusters: [],
     loadAssignments: [],
     clusterStatuses,
@@ -1149,23 +1199,57 @@ export function loadEnvoyConfig(input: { configDump?: unknown; clusters?: unknow
     bootstrap: out.bootstrap,
     present: out.present,
   }
-  const parts: DeferredParts = { file: 'config_dump', clusters: out.clusters, loadAssignments: out.loadAssignments, clustersListed: false, loadAssignmentsListed: false }
+  const parts: DeferredParts = {
+    file: 'config_dump',
+    listeners: out.listeners,
+    routeConfigs: out.routeConfigs,
+    clusters: out.clusters,
+    loadAssignments: out.loadAssignments,
+    listenersListed: false,
+    routeConfigsListed: false,
+    clustersListed: false,
+    loadAssignmentsListed: false,
+  }
   DEFERRED.set(model, parts)
+  listOnRead(model, 'listeners', () => parts.listeners.map((d) => listenerOf(parts, d)), () => (parts.listenersListed = true))
+  listOnRead(model, 'routeConfigs', () => parts.routeConfigs.map((d) => routeConfigOf(parts, d)), () => (parts.routeConfigsListed = true))
   listOnRead(model, 'clusters', () => parts.clusters.map((d) => clusterOf(parts, d)), () => (parts.clustersListed = true))
   listOnRead(model, 'loadAssignments', () => parts.loadAssignments.map((d) => loadAssignmentOf(parts, d)), () => (parts.loadAssignmentsListed = true))
   return model
 }
 
-/** A model's clusters and load assignments not parsed yet, and whether its lists were read (or replaced). */
+/** A model's resources not parsed yet, and whether its lists were read (or replaced). */
 interface DeferredParts {
   file: string
+  listeners: DeferredListener[]
+  routeConfigs: DeferredRouteConfig[]
   clusters: DeferredCluster[]
   loadAssignments: DeferredLoadAssignment[]
+  listenersListed: boolean
+  routeConfigsListed: boolean
   clustersListed: boolean
   loadAssignmentsListed: boolean
 }
 
 const DEFERRED = new WeakMap<EnvoyModel, DeferredParts>()
+
+/** The parsed listener of `d`, parsed (normalised whole: the model keeps filter configs as JSON) on first use. */
+function listenerOf(parts: DeferredParts, d: DeferredListener): Listener {
+  if (d.value === null) {
+    const ctx: Ctx = { file: parts.file, renamed: new Map() }
+    d.value = parseListener(ctx, normalizeDeep(d.raw, 'convert', ctx.renamed) as JsonObject, pointerAt(d), d.state)
+  }
+  return d.value
+}
+
+/** The parsed route configuration of `d`, parsed on first use. */
+function routeConfigOf(parts: DeferredParts, d: DeferredRouteConfig): RouteConfiguration {
+  if (d.value === null) {
+    const ctx: Ctx = { file: parts.file, renamed: new Map() }
+    d.value = parseRouteConfiguration(ctx, normalizeDeep(d.raw, 'convert', ctx.renamed) as JsonObject, pointerAt(d), false)
+  }
+  return d.value
+}
 
 function clusterOf(parts: DeferredParts, d: DeferredCluster): Cluster {
   // A fresh rename table per resource: keyOf needs only the views made while parsing it.
@@ -1180,9 +1264,9 @@ function loadAssignmentOf(parts: DeferredParts, d: DeferredLoadAssignment): Clus
 
 /**
  * Makes `model[key]` a list built on first read, after which it is a plain property again (also when assigned).
- * The model reads like any other; only a trace that never lists them skips parsing thousands of resources.
+ * The model reads like any other; only a trace that never lists them skips parsing the resources it does not use.
  */
-function listOnRead<K extends 'clusters' | 'loadAssignments'>(model: EnvoyModel, key: K, list: () => EnvoyModel[K], onListed: () => void): void {
+function listOnRead<K extends 'listeners' | 'routeConfigs' | 'clusters' | 'loadAssignments'>(model: EnvoyModel, key: K, list: () => EnvoyModel[K], onListed: () => void): void {
   const settle = (value: EnvoyModel[K]): EnvoyModel[K] => {
     Object.defineProperty(model, key, { value, writable: true, enumerable: true, configurable: true })
     onListed()
@@ -1201,21 +1285,26 @@ export function normalizeJson(value: unknown): { json: Json; pointerOf: (o: obje
 // ---------------------------------------------------------------------------------------------
 // Indexes: built lazily on first use, once per model.
 
-/** A lookup by name (a Map, or a table whose values are parsed on first lookup). */
-export interface ByName<T> {
-  get(name: string): T | undefined
+/** A lookup by key: a Map, or a table whose values are parsed on first lookup. */
+export interface Lookup<K, T> {
+  get(key: K): T | undefined
+  has(key: K): boolean
+  keys(): IterableIterator<K>
 }
+
+/** A lookup by name. */
+export type ByName<T> = Lookup<string, T>
 
 /** Lookup tables over a model. */
 export interface EnvoyIndex {
   /** Serving (static/active) listeners by canonical `ip:port`. */
-  listenersByAddress: Map<string, Listener[]>
+  listenersByAddress: Lookup<string, Listener[]>
   /** Listeners by name (all states). */
-  listenersByName: Map<string, Listener[]>
+  listenersByName: Lookup<string, Listener[]>
   /** Listeners by port of any of their addresses (all states), in config order. */
-  listenersByPort: Map<number, Listener[]>
+  listenersByPort: Lookup<number, Listener[]>
   /** RDS route configurations by name. */
-  routeConfigsByName: Map<string, RouteConfiguration>
+  routeConfigsByName: ByName<RouteConfiguration>
   /** Clusters by name (active/static preferred over warming). */
   clustersByName: ByName<Cluster>
   /** EDS assignments by cluster (service) name. */
@@ -1244,12 +1333,84 @@ function loadAssignmentsByClusterOf<L extends { clusterName: string }>(list: L[]
   return byCluster
 }
 
-/** A lookup that parses a deferred resource when it is first looked up. */
+/** Route configurations (parsed or not) by name, the first one winning. */
+function routeConfigsByNameOf<R extends { name: string }>(list: R[]): Map<string, R> {
+  const byName = new Map<string, R>()
+  for (let i = 0; i < list.length; i++) if (!byName.has(list[i].name)) byName.set(list[i].name, list[i])
+  return byName
+}
+
+/** Appends `value` to the list at `key`. */
+function addTo<K, T>(table: Map<K, T[]>, key: K, value: T): void {
+  const list = table.get(key)
+  if (list === undefined) table.set(key, [value])
+  else list.push(value)
+}
+
+/** Listeners (parsed or not) by address, name and port, as `EnvoyIndex` describes them. */
+function listenerTablesOf<L extends ListenerHead>(listeners: L[]): { byAddress: Map<string, L[]>; byName: Map<string, L[]>; byPort: Map<number, L[]> } {
+  const byAddress = new Map<string, L[]>()
+  const byName = new Map<string, L[]>()
+  const byPort = new Map<number, L[]>()
+  for (let i = 0; i < listeners.length; i++) {
+    const l = listeners[i]
+    addTo(byName, l.name, l)
+    // Most listeners have one address: no set and no spread array for them.
+    const ports = l.additionalAddresses.length === 0 ? [l.address?.port] : [...new Set([l.address?.port, ...l.additionalAddresses.map((a) => a.port)])]
+    for (let j = 0; j < ports.length; j++) {
+      const port = ports[j]
+      if (port !== undefined) addTo(byPort, port, l)
+    }
+    if (l.state !== 'static' && l.state !== 'active') continue
+    const addresses = l.additionalAddresses.length === 0 ? [l.address] : [l.address, ...l.additionalAddresses]
+    for (let j = 0; j < addresses.length; j++) {
+      const a = addresses[j]
+      if (a) addTo(byAddress, addressKey(a.ip, a.port), l)
+    }
+  }
+  return { byAddress, byName, byPort }
+}
+
+/** A lookup that parses a deferred resource when it is first looked up (the resource caches its parse). */
 function deferredByName<D, T>(table: Map<string, D>, parse: (d: D) => T): ByName<T> {
-  return { get: (name) => {
-    const d = table.get(name)
-    return d === undefined ? undefined : parse(d)
-  } }
+  return {
+    get: (name) => {
+      const d = table.get(name)
+      return d === undefined ? undefined : parse(d)
+    },
+    has: (name) => table.has(name),
+    keys: () => table.keys(),
+  }
+}
+
+/** A lookup whose lists of deferred listeners are parsed on first lookup, then kept (one array per key, as a Map gives). */
+function deferredLists<K>(parts: DeferredParts, table: Map<K, DeferredListener[]>): Lookup<K, Listener[]> {
+  const parsed = new Map<K, Listener[]>()
+  return {
+    get: (key) => {
+      let list = parsed.get(key)
+      if (list === undefined) {
+        const deferred = table.get(key)
+        if (deferred === undefined) return undefined
+        list = deferred.map((d) => listenerOf(parts, d))
+        parsed.set(key, list)
+      }
+      return list
+    },
+    has: (key) => table.has(key),
+    keys: () => table.keys(),
+  }
+}
+
+/**
+ * The first listener, in config order, whose head passes `test` (as `model.listeners.find(test)`), or null.
+ * Only that listener is parsed when the model's listeners were not listed yet.
+ */
+export function findListener(model: EnvoyModel, test: (l: ListenerHead) => boolean): Listener | null {
+  const parts = DEFERRED.get(model)
+  if (parts === undefined || parts.listenersListed) return model.listeners.find(test) ?? null
+  for (let i = 0; i < parts.listeners.length; i++) if (test(parts.listeners[i])) return listenerOf(parts, parts.listeners[i])
+  return null
 }
 
 /** The key `ip:port` used by `listenersByAddress`. */
@@ -1261,38 +1422,23 @@ export function addressKey(ip: string, port: number): string {
 export function envoyIndex(model: EnvoyModel): EnvoyIndex {
   const cached = INDEXES.get(model)
   if (cached) return cached
-  const listenersByAddress = new Map<string, Listener[]>()
-  const listenersByName = new Map<string, Listener[]>()
-  const listenersByPort = new Map<number, Listener[]>()
-  const listeners = model.listeners
-  for (let i = 0; i < listeners.length; i++) {
-    const l = listeners[i]
-    const byName = listenersByName.get(l.name) ?? []
-    byName.push(l)
-    listenersByName.set(l.name, byName)
-    // Most listeners have one address: no set and no spread array for them.
-    const ports = l.additionalAddresses.length === 0 ? [l.address?.port] : [...new Set([l.address?.port, ...l.additionalAddresses.map((a) => a.port)])]
-    for (let j = 0; j < ports.length; j++) {
-      const port = ports[j]
-      if (port === undefined) continue
-      const byPort = listenersByPort.get(port) ?? []
-      byPort.push(l)
-      listenersByPort.set(port, byPort)
-    }
-    if (l.state !== 'static' && l.state !== 'active') continue
-    const addresses = l.additionalAddresses.length === 0 ? [l.address] : [l.address, ...l.additionalAddresses]
-    for (let j = 0; j < addresses.length; j++) {
-      const a = addresses[j]
-      if (!a) continue
-      const key = addressKey(a.ip, a.port)
-      const list = listenersByAddress.get(key) ?? []
-      list.push(l)
-      listenersByAddress.set(key, list)
-    }
-  }
-  const routeConfigsByName = new Map<string, RouteConfiguration>()
-  for (const rc of model.routeConfigs) if (!routeConfigsByName.has(rc.name)) routeConfigsByName.set(rc.name, rc)
   const parts = DEFERRED.get(model)
+  let listenersByAddress: Lookup<string, Listener[]>
+  let listenersByName: Lookup<string, Listener[]>
+  let listenersByPort: Lookup<number, Listener[]>
+  if (parts && !parts.listenersListed) {
+    const tables = listenerTablesOf(parts.listeners)
+    listenersByAddress = deferredLists(parts, tables.byAddress)
+    listenersByName = deferredLists(parts, tables.byName)
+    listenersByPort = deferredLists(parts, tables.byPort)
+  } else {
+    const tables = listenerTablesOf(model.listeners)
+    listenersByAddress = tables.byAddress
+    listenersByName = tables.byName
+    listenersByPort = tables.byPort
+  }
+  const routeConfigsByName =
+    parts && !parts.routeConfigsListed ? deferredByName(routeConfigsByNameOf(parts.routeConfigs), (d) => routeConfigOf(parts, d)) : routeConfigsByNameOf(model.routeConfigs)
   const clustersByName = parts && !parts.clustersListed ? deferredByName(clustersByNameOf(parts.clusters), (d) => clusterOf(parts, d)) : clustersByNameOf(model.clusters)
   const loadAssignmentsByCluster =
     parts && !parts.loadAssignmentsListed

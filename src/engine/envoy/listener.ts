@@ -4,7 +4,7 @@
  */
 import { copyStep, freezeAlternative, freezeStep, newStep, type Alternative, type ConfigRef, type Finding, type TraceStep } from '../trace/trace.js'
 import { canonicalIp, formatAddress, ipFamily, isUnspecified } from './address.js'
-import { envoyIndex } from './config-dump.js'
+import { addressKey, envoyIndex, findListener, type ListenerHead } from './config-dump.js'
 import { envoyFinding } from './findings.js'
 import type { EnvoyModel, Listener } from './model.js'
 import { listenerAddressText, listenerRef } from './refs.js'
@@ -31,7 +31,7 @@ export interface ListenerSelection {
   steps: TraceStep[]
 }
 
-function isServing(l: Listener): boolean {
+function isServing(l: Pick<Listener, 'state'>): boolean {
   return l.state === 'active' || l.state === 'static'
 }
 
@@ -54,8 +54,7 @@ function wildcardFor(ip: string): string {
  * `boundOnly` restricts to listeners that own a socket (bind_to_port true), as the kernel does.
  */
 export function findListenerByAddress(model: EnvoyModel, ip: string, port: number, boundOnly: boolean): { listener: Listener | null; how: 'exact' | 'wildcard' | 'none' } {
-  const byIp = listenersByIp(model)
-  const at = (addr: string): Listener[] => byIp.get(canonicalIp(addr))?.get(port) ?? NO_LISTENERS
+  const at = (addr: string): Listener[] => listenersAt(model, addr, port)
   const pick = (list: Listener[]): Listener | null => list.find((l) => isServing(l) && (!boundOnly || l.bindToPort)) ?? null
   const exact = pick(at(ip))
   if (exact) return { listener: exact, how: 'exact' }
@@ -74,33 +73,24 @@ export function findListenerByAddress(model: EnvoyModel, ip: string, port: numbe
 const NO_LISTENERS: Listener[] = []
 
 /**
- * Serving listeners by canonical IP, then port (as `listenersByAddress` of the index, nested), built once per model:
- * a lookup then needs no `ip|port` key string, and the memoised canonical IP text has its hash already.
+ * Serving listeners at one canonical IP and port (as `listenersByAddress` of the index), remembered per model as they
+ * are looked up: a repeated lookup then needs no `ip|port` key string, and a first one parses only the listeners at
+ * that address (the index parses listeners on first use).
  */
 const LISTENERS_BY_IP = new WeakMap<EnvoyModel, Map<string, Map<number, Listener[]>>>()
 
-function listenersByIp(model: EnvoyModel): Map<string, Map<number, Listener[]>> {
+function listenersAt(model: EnvoyModel, ip: string, port: number): Listener[] {
   let byIp = LISTENERS_BY_IP.get(model)
-  if (byIp === undefined) {
-    byIp = new Map()
-    for (const l of model.listeners) {
-      if (!isServing(l)) continue
-      for (const a of [l.address, ...l.additionalAddresses]) {
-        if (!a) continue
-        const ip = canonicalIp(a.ip)
-        let byPort = byIp.get(ip)
-        if (byPort === undefined) {
-          byPort = new Map()
-          byIp.set(ip, byPort)
-        }
-        const list = byPort.get(a.port) ?? []
-        list.push(l)
-        byPort.set(a.port, list)
-      }
-    }
-    LISTENERS_BY_IP.set(model, byIp)
+  if (byIp === undefined) LISTENERS_BY_IP.set(model, (byIp = new Map()))
+  const canon = canonicalIp(ip)
+  let byPort = byIp.get(canon)
+  if (byPort === undefined) byIp.set(canon, (byPort = new Map()))
+  let list = byPort.get(port)
+  if (list === undefined) {
+    list = (envoyIndex(model).listenersByAddress.get(addressKey(canon, port)) ?? NO_LISTENERS).filter(isServing)
+    byPort.set(port, list)
   }
-  return byIp
+  return list
 }
 
 /** What the rejection of a listener on a port needs to know of it, worked out once per listener. */
@@ -187,7 +177,8 @@ export function captureListener(model: EnvoyModel, direction: 'outbound' | 'inbo
 const CAPTURE_LISTENERS = new WeakMap<EnvoyModel, { outbound?: Listener | null; inbound?: Listener | null }>()
 
 function findCaptureListener(model: EnvoyModel, direction: 'outbound' | 'inbound'): Listener | null {
-  const serving = model.listeners.filter(isServing)
+  // findListener parses only the listener found, not every listener of the model.
+  const serving = { find: (test: (l: ListenerHead) => boolean): Listener | null => findListener(model, (l) => isServing(l) && test(l)) }
   if (direction === 'inbound') {
     const vi = serving.find((l) => l.name === 'virtualInbound') ?? serving.find((l) => l.address?.port === 15006 && l.bindToPort)
     if (vi) return vi

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { EnvoyConfigError, envoyIndex, loadEnvoyConfig, loadRouteConfiguration } from '../../../src/engine/envoy/config-dump.js'
+import { EnvoyConfigError, envoyIndex, findListener, loadEnvoyConfig, loadRouteConfiguration } from '../../../src/engine/envoy/config-dump.js'
 
 const V3 = 'type.googleapis.com/envoy.admin.v3.'
 const V2 = 'type.googleapis.com/envoy.admin.v2alpha.'
@@ -154,6 +154,60 @@ describe('envoyIndex', () => {
     const index = envoyIndex(model)
     expect([...index.listenersByAddress.keys()]).toEqual(['10.0.0.1|80'])
     expect(index.listenersByName.get('w')?.[0].state).toBe('warming')
+  })
+})
+
+describe('listeners and route configurations parsed on first use', () => {
+  /** A raw resource whose `key` throws when read: reading it means the resource was parsed. */
+  const unreadable = <T extends object>(raw: T, key: string): T => Object.defineProperty(raw, key, { enumerable: true, get: () => { throw new Error(`${key} read`) } })
+  type Dump = { configs: [{ '@type': string; dynamicListeners: Array<{ name: string; warmingState?: { listener: object }; activeState?: { listener: object } }> }, { '@type': string; dynamicRouteConfigs: Array<{ routeConfig: object }> }] }
+  const camelDump = (): Dump => ({
+    configs: [
+      {
+        '@type': `${V3}ListenersConfigDump`,
+        dynamicListeners: [
+          { name: 'w', warmingState: { listener: { name: 'w', address: { socketAddress: { address: '10.0.0.2', portValue: 80 } } } } },
+          { name: 'a', activeState: { listener: { name: 'a', address: { socketAddress: { address: '::ffff:10.0.0.1', portValue: 80 } }, additionalAddresses: [{ address: { socketAddress: { address: '10.0.0.1', portValue: 81 } } }], deprecatedV1: { bindToPort: false }, useOriginalDst: true } } },
+        ],
+      },
+      { '@type': `${V3}RoutesConfigDump`, dynamicRouteConfigs: [{ routeConfig: { name: '80', virtualHosts: [{ name: 'v', domains: ['*'] }] } }] },
+    ],
+  })
+
+  it('indexes listeners and route configurations by the fields read beforehand, and lists the same objects', () => {
+    const model = loadEnvoyConfig({ configDump: camelDump() })
+    const index = envoyIndex(model)
+
+    const a = index.listenersByAddress.get('10.0.0.1|81')?.[0]
+    expect(a).toMatchObject({ name: 'a', bindToPort: false, useOriginalDst: true, source: { pointer: '/configs/0/dynamicListeners/1/activeState/listener' } })
+    expect([...index.listenersByAddress.keys()]).toEqual(['10.0.0.1|80', '10.0.0.1|81'])
+    expect(index.listenersByPort.get(80)?.map((l) => l.name)).toEqual(['w', 'a'])
+    expect(index.routeConfigsByName.get('80')?.source.pointer).toBe('/configs/1/dynamicRouteConfigs/0/routeConfig')
+    expect(model.listeners[1]).toBe(a)
+    expect(model.routeConfigs[0]).toBe(index.routeConfigsByName.get('80'))
+    expect(model.listeners).toEqual(loadEnvoyConfig({ configDump: camelDump() }).listeners)
+  })
+
+  it('parses only the listener and route configuration looked up', () => {
+    const dump = camelDump()
+    // A snake_case listener: its head is read without copying (reading) its other fields.
+    dump.configs[0].dynamicListeners[0].warmingState!.listener = unreadable(listener('w', 80), 'filter_chains')
+    dump.configs[1].dynamicRouteConfigs.push({ routeConfig: unreadable({ name: 'other', virtualHosts: [] }, 'validateClusters') })
+    const model = loadEnvoyConfig({ configDump: dump })
+
+    expect(findListener(model, (l) => l.useOriginalDst)?.name).toBe('a')
+    expect(envoyIndex(model).routeConfigsByName.get('80')?.name).toBe('80')
+    expect(envoyIndex(model).routeConfigsByName.has('other')).toBe(true)
+    expect(() => model.listeners).toThrow('filter_chains read')
+  })
+
+  it('finds the first listener in config order, also once the listeners were listed', () => {
+    const model = loadEnvoyConfig({ configDump: [listener('x', 1), listener('y', 1)] })
+
+    expect(findListener(model, (l) => l.address?.port === 1)?.name).toBe('x')
+    expect(model.listeners).toHaveLength(2)
+    expect(findListener(model, (l) => l.name === 'y')).toBe(model.listeners[1])
+    expect(findListener(model, (l) => l.name === 'z')).toBeNull()
   })
 })
 
