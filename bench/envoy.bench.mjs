@@ -1,5 +1,6 @@
 // Envoy engine speed (issue 4, "Speed"), all ratios measured in this one run against baselines of the same run:
-//   load + index + one trace vs bare JSON.parse of the same file, vs `jq .`, warm traces per second,
+//   load + index + one trace vs bare JSON.parse of the same file (timed alternately in a fresh process per size),
+//   vs `jq .`, warm traces per second,
 //   time per warm trace at 5,000 vs 100 services, peak RSS vs a child doing only JSON.parse.
 // Run by bench/run.mjs (npm run bench) as `node --expose-gc bench/envoy.bench.mjs`; imports dist/ (npm run build first).
 // The last stdout line is one JSON object of figures.
@@ -131,10 +132,27 @@ function warmTraces(ctx, requests, ms) {
   return { perSecond: (count / elapsed) * 1000, usPerTrace: (elapsed * 1000) / count }
 }
 
+/**
+ * parseVsLoad in a fresh process: this process holds the generated dumps of every size, and a large heap makes the
+ * garbage collector's background threads stall small measurements at random (both sides alike, but the medians of a
+ * 1 MB dump moved by milliseconds from run to run). Both sides are still timed alternately in that one process.
+ */
+function childTimes(file, n, runs) {
+  const r = spawnSync(process.execPath, ['--expose-gc', fileURLToPath(import.meta.url), '--time', file, String(n), String(runs)], { encoding: 'utf8' })
+  if (r.status !== 0) throw new Error(`timing child failed: ${r.stderr}`)
+  return JSON.parse(r.stdout.trim().split('\n').at(-1))
+}
+
 function childRss(mode, file, n) {
   const r = spawnSync(process.execPath, [fileURLToPath(import.meta.url), '--child', mode, file, String(n)], { encoding: 'utf8' })
   if (r.status !== 0) throw new Error(`child ${mode} failed: ${r.stderr}`)
   return JSON.parse(r.stdout.trim().split('\n').at(-1)).maxRssKb / 1024
+}
+
+if (process.argv[2] === '--time') {
+  const [, , , file, n, runs] = process.argv
+  process.stdout.write(`${JSON.stringify(parseVsLoad(file, Number(n), Number(runs)))}\n`)
+  process.exit(0)
 }
 
 const started = now()
@@ -150,8 +168,8 @@ try {
   }
   for (const n of sizes) {
     const file = files[n]
-    const runs = n >= 5000 ? 5 : n >= 1000 ? 9 : 21
-    const { parseMs, loadMs } = parseVsLoad(file, n, runs)
+    const runs = n >= 5000 ? 9 : n >= 1000 ? 15 : 41
+    const { parseMs, loadMs } = childTimes(file, n, runs)
     const jqMs = jqWall(file, n >= 5000 ? 3 : 5)
     rows[n] = { n, mb: statSync(file).size / 1e6, parseMs, loadMs, jqMs }
   }
