@@ -6,13 +6,13 @@ import type { Family, IpAddress } from './cidr.js'
 import { IPTABLES_FINDINGS } from './findings.js'
 import type { IptablesFindingCode } from './findings.js'
 import type { PacketView } from './matches.js'
-import { HOLDS, makePacket, matchEvidence, matchVerdict } from './matches.js'
+import { HOLDS, makePacket, matchEvidence, matchVerdict, mismatchReason } from './matches.js'
 import { DEFAULT_PROXY_UID, detectMesh, portMeaning } from './mesh.js'
 import type { Mesh } from './mesh.js'
 import type { Chain, Rule, Ruleset, Table } from './model.js'
 import { formatPortRange } from './port-range.js'
-import { chainPathOf, hookMayAct, pathRuleNames, ruleEvidence, walkTable } from './walk.js'
-import type { EvaluatedRule, MutableState, RuleHit, WalkResult } from './walk.js'
+import { chainPathOf, evaluatedCount, forEachEvaluated, hookMayAct, pathRuleNames, ruleEvidence, walkTable } from './walk.js'
+import type { CompiledRule, EvaluatedRule, MutableState, RuleHit, WalkResult } from './walk.js'
 
 /** One connection as netfilter sees its first packet. */
 export interface Connection {
@@ -119,11 +119,10 @@ function ruleRef(rs: Ruleset, r: Rule): ConfigRef {
   return { kind: 'rule', name: ruleName(r), source: { file: rs.file, line: r.line }, excerpt: r.text }
 }
 
-/** The ConfigRef of an evaluated rule, made once per rule (each trace names dozens of rules); shared, so frozen. */
-function evaluatedRef(rs: Ruleset, e: EvaluatedRule): ConfigRef {
-  const c = e.compiled
+/** The ConfigRef of a compiled rule, made once per rule (each trace names dozens of rules); shared, so frozen. */
+function compiledRef(rs: Ruleset, c: CompiledRule): ConfigRef {
   if (c.ref === undefined || c.ref.source.file !== rs.file) {
-    const ref = ruleRef(rs, e.rule)
+    const ref = ruleRef(rs, c.rule)
     Object.freeze(ref.source)
     c.ref = Object.freeze(ref)
   }
@@ -699,16 +698,20 @@ function evidenceOf(hit: RuleHit): Evidence[] {
 
 /** Every rule the walk evaluated except the hit and the jumps that led to it, in order, with why it did not decide. */
 function rejectedOf(rs: Ruleset, walk: WalkResult, hit: RuleHit | undefined): Alternative[] {
-  const evaluated = walk.evaluated
-  let skipped = 0
-  if (hit) for (const e of evaluated) if (e === hit.entry || onPath(hit, e)) skipped++
-  // Sized once: the decision pass rejects dozens of rules, and a growing array would be copied at each doubling.
-  const out: Alternative[] = new Array<Alternative>(evaluated.length - skipped)
+  // Sized once, then cut to length: the decision pass rejects dozens of rules, and a growing array is copied as it grows.
+  const out: Alternative[] = new Array<Alternative>(evaluatedCount(walk))
   let n = 0
-  for (const e of evaluated) {
-    if (hit && (e === hit.entry || onPath(hit, e))) continue
-    out[n++] = rejectionOf(rs, e)
-  }
+  forEachEvaluated(
+    walk,
+    (compiled, at, packet) => {
+      out[n++] = failedRejection(rs, compiled, at, packet)
+    },
+    (e) => {
+      if (hit && (e === hit.entry || onPath(hit, e))) return
+      out[n++] = { candidate: compiledRef(rs, e.compiled), reason: e.reason, evidence: ruleEvidence(e) }
+    },
+  )
+  out.length = n
   return out
 }
 
@@ -718,23 +721,21 @@ function onPath(hit: RuleHit, e: EvaluatedRule): boolean {
 }
 
 /**
- * Why an evaluated rule did not decide. For a rule that failed, what its failing match tested and expected depends on
- * the rule alone (except for owner matches, whose wording depends on whether the packet has a socket), so that label
- * is made once per rule and only what the packet had is read per trace.
+ * Why a rule failed: its match at `at` did not hold. What that match tested and expected depends on the rule alone
+ * (except for owner matches, whose wording depends on whether the packet has a socket), so that label is made once
+ * per rule and only what the packet had is read per trace.
  */
-function rejectionOf(rs: Ruleset, e: EvaluatedRule): Alternative {
-  const candidate = evaluatedRef(rs, e)
-  if (!e.failed) return { candidate, reason: e.reason, evidence: ruleEvidence(e) }
-  const c = e.compiled
-  const m = e.rule.matches[e.held]
-  if (m.kind === 'owner') return { candidate, reason: e.reason, evidence: [matchEvidence(m, e.packet)] }
+function failedRejection(rs: Ruleset, c: CompiledRule, at: number, packet: PacketView): Alternative {
+  const candidate = compiledRef(rs, c)
+  const m = c.rule.matches[at]
+  if (m.kind === 'owner') return { candidate, reason: 'owner-mismatch', evidence: [matchEvidence(m, packet)] }
   const labels = (c.labels ??= [])
-  let label = labels[e.held]
+  let label = labels[at]
   if (label === undefined) {
-    const { field, expected } = matchEvidence(m, e.packet)
-    label = labels[e.held] = { field, expected }
+    const { field, expected } = matchEvidence(m, packet)
+    label = labels[at] = { field, expected, reason: mismatchReason(m) }
   }
-  return { candidate, reason: e.reason, evidence: [{ field: label.field, expected: label.expected, actual: c.actuals[e.held](e.packet) }] }
+  return { candidate, reason: label.reason, evidence: [{ field: label.field, expected: label.expected, actual: c.actuals[at](packet) }] }
 }
 
 function brief(ev: Evidence[]): string {
@@ -761,7 +762,7 @@ function explainPass(rs: Ruleset, pass: Pass, walk: WalkResult | null, pkt: Pack
   const end = walk.end
   if (end.kind === 'unresolved') {
     return newStep('iptables', 'unresolved', `${where}: ${ruleName(end.hit.rule)} uses ${end.construct}, which mesh-trace does not simulate, so the outcome is unknown.`, {
-      chosen: evaluatedRef(rs, end.hit.entry),
+      chosen: compiledRef(rs, end.hit.entry.compiled),
       decision: decisionWith({ chainPath: chainPathOf(end.hit), construct: end.construct }),
       evidence: evidenceOf(end.hit),
       rejected: rejectedOf(rs, walk, end.hit),
@@ -783,7 +784,7 @@ function explainPass(rs: Ruleset, pass: Pass, walk: WalkResult | null, pkt: Pack
     }
     const outcome = t.kind === 'verdict' && (t.verdict === 'DROP' || t.verdict === 'REJECT') ? 'dropped' : 'matched'
     return newStep('iptables', outcome, summary + (walk.actions.length ? `; before that, ${walk.actions.map((a) => `${ruleName(a.hit.rule)} ${a.description}`).join('; ')}` : ''), {
-      chosen: evaluatedRef(rs, hit.entry),
+      chosen: compiledRef(rs, hit.entry.compiled),
       decision,
       evidence: evidenceOf(hit),
       rejected: rejectedOf(rs, walk, hit),
@@ -795,7 +796,7 @@ function explainPass(rs: Ruleset, pass: Pass, walk: WalkResult | null, pkt: Pack
   if (!decisionPass && lastAction) {
     const hit = lastAction.hit
     return newStep('iptables', policy === 'DROP' ? 'dropped' : 'matched', `${where}: ${walk.actions.map((a) => `${ruleName(a.hit.rule)} ${a.description}`).join('; ')}; then the ${pass.hook} policy ${policy} applies.`, {
-      chosen: evaluatedRef(rs, hit.entry),
+      chosen: compiledRef(rs, hit.entry.compiled),
       decision: decisionWith({ chainPath: chainPathOf(hit), pathRules: pathRuleNames(hit), target: targetName(hit.rule.target!), actions: walk.actions.map((a) => ({ rule: ruleName(a.hit.rule), did: a.description })), mark: hex(pkt.mark) }),
       evidence: evidenceOf(hit),
       rejected: rejectedOf(rs, walk, hit),
@@ -815,7 +816,7 @@ function explainPass(rs: Ruleset, pass: Pass, walk: WalkResult | null, pkt: Pack
     : `${where}: no rule decides, so the ${pass.hook} policy ${policy} ${tail}.`
   const extra = walk.actions.length ? ` Along the way: ${walk.actions.map((a) => `${ruleName(a.hit.rule)} ${a.description}`).join('; ')}.` : ''
   return newStep('iptables', policy === 'DROP' ? 'dropped' : 'passed', summary + extra, {
-    chosen: ret ? evaluatedRef(rs, ret.entry) : policyRef,
+    chosen: ret ? compiledRef(rs, ret.entry.compiled) : policyRef,
     decision: decisionWith({ chainPath: ret ? chainPathOf(ret) : [pass.hook], pathRules: ret ? pathRuleNames(ret) : [], target: ret ? 'RETURN' : 'policy', policy }),
     evidence: ret ? evidenceOf(ret) : [],
     rejected: rejectedOf(rs, walk, ret),

@@ -1,11 +1,12 @@
 import type { ConfigRef, Evidence, MismatchCode } from '../trace/trace.js'
-import { FAILS, HOLDS, UNRESOLVED, compileActual, matchEvidence, matchTest, mismatchReason, unresolvedConstruct, withMarks } from './matches.js'
+import { FAILS, HOLDS, UNRESOLVED, compileActual, matchEvidence, matchTest, unresolvedConstruct, withMarks } from './matches.js'
 import type { ActualReader, MatchTest, PacketView, Verdict } from './matches.js'
 import type { Chain, Rule, Table, Target } from './model.js'
 
 /**
- * A rule the walk evaluated, with why it did not decide. Evidence is not built during the walk (most passes are never
- * shown); ruleEvidence() builds it from the packet the rule saw.
+ * A rule the walk evaluated whose matches held (or one could not be decided), with why it did not decide. Evidence is
+ * not built during the walk (most passes are never shown); ruleEvidence() builds it from the packet the rule saw.
+ * Rules that failed are kept in the walk's trail without an object of their own.
  */
 export interface EvaluatedRule {
   rule: Rule
@@ -15,8 +16,6 @@ export interface EvaluatedRule {
   packet: PacketView
   /** How many leading matches held. */
   held: number
-  /** matches[held] failed; otherwise every match held, or matches[held] could not be decided. */
-  failed: boolean
 }
 
 /** A rule with its compiled match tests (and, once a step has named it, its ConfigRef). */
@@ -30,7 +29,7 @@ export interface CompiledRule {
   /** Cached by the explainer: a rule's reference never changes. */
   ref?: ConfigRef
   /** Cached by the explainer: what each match tests and expects, as its evidence words it (by match index). */
-  labels?: Array<{ field: string; expected: string } | undefined>
+  labels?: Array<{ field: string; expected: string; reason: MismatchCode } | undefined>
 }
 
 const COMPILED_CHAINS = new WeakMap<Chain, CompiledRule[]>()
@@ -102,10 +101,9 @@ export interface RuleHit {
   hook: string
 }
 
-/** The evidence of an evaluated rule: the failing match's, or that of every match that held. */
+/** The evidence of an evaluated rule: that of every match that held. */
 export function ruleEvidence(e: EvaluatedRule): Evidence[] {
   const ms = e.rule.matches
-  if (e.failed) return [matchEvidence(ms[e.held], e.packet)]
   const out: Evidence[] = []
   for (let i = 0; i < e.held; i++) out.push(matchEvidence(ms[i], e.packet))
   return out
@@ -140,8 +138,28 @@ export type WalkEnd =
 /** The result of walking one (table, hook) for the packet: the end, every rule evaluated in order, and the actions done. */
 export interface WalkResult {
   end: WalkEnd
-  evaluated: EvaluatedRule[]
+  /**
+   * Every rule evaluated, in order, as flat triplets: a rule that failed is (its CompiledRule, the index of the failing
+   * match, the packet it saw); a rule that held is (its EvaluatedRule, -1, null). Flat, because a decision pass fails
+   * dozens of rules and an object for each cost more than the walk. Read it with forEachEvaluated.
+   */
+  trail: Array<CompiledRule | EvaluatedRule | number | PacketView | null>
   actions: WalkAction[]
+}
+
+/** Calls `failed` or `held` for every rule of a walk's trail, in evaluation order. */
+export function forEachEvaluated(walk: WalkResult, failed: (compiled: CompiledRule, at: number, packet: PacketView) => void, held: (entry: EvaluatedRule) => void): void {
+  const t = walk.trail
+  for (let i = 0; i < t.length; i += 3) {
+    const at = t[i + 1] as number
+    if (at < 0) held(t[i] as EvaluatedRule)
+    else failed(t[i] as CompiledRule, at, t[i + 2] as PacketView)
+  }
+}
+
+/** How many rules a walk's trail holds. */
+export function evaluatedCount(walk: WalkResult): number {
+  return walk.trail.length / 3
 }
 
 /** Packet fields the non-terminating targets can change, carried from one hook to the next. */
@@ -169,14 +187,14 @@ const MAX_STEPS = 100000
 /**
  * Walks the built-in chain `hook` of a table for one packet, following -j (push), -g (goto: no push),
  * RETURN and the chain policy as iptables(8) describes; non-terminating targets update `state` and continue.
- * `record: false` leaves the rules that did not match out of `evaluated` (for passes that are not shown; a walk is
+ * `record: false` leaves the trail empty (for passes that are not shown; a walk is
  * deterministic, so the caller walks again with a copy of the state when it does need the explanation).
  */
 export function walkTable(table: Table, hook: string, packet: PacketView, state: MutableState, record = true): WalkResult {
-  const evaluated: EvaluatedRule[] = []
+  const trail: WalkResult['trail'] = []
   const actions: WalkAction[] = []
   const builtin = table.chains.get(hook)
-  if (!builtin) return { end: { kind: 'policy', policy: 'ACCEPT', chain: null }, evaluated, actions }
+  if (!builtin) return { end: { kind: 'policy', policy: 'ACCEPT', chain: null }, trail, actions }
   const frames: Frame[] = [{ chain: builtin, rules: compiledRules(builtin), i: 0, path: [] }]
   let lastReturn: RuleHit | undefined
   const view = (): PacketView => withMarks(packet, state.mark, state.ctmark, state.untracked ? UNTRACKED_STATES : packet.ctstates)
@@ -184,7 +202,7 @@ export function walkTable(table: Table, hook: string, packet: PacketView, state:
   let pv = packet.mark === state.mark && packet.ctmark === state.ctmark && !state.untracked ? packet : view()
   const policyEnd = (): WalkResult => ({
     end: { kind: 'policy', policy: builtin.policy ?? 'ACCEPT', chain: builtin, lastReturn },
-    evaluated,
+    trail,
     actions,
   })
   for (let steps = 0; steps < MAX_STEPS; steps++) {
@@ -204,23 +222,23 @@ export function walkTable(table: Table, hook: string, packet: PacketView, state:
       if (v !== HOLDS) break
     }
     if (v === UNRESOLVED) {
-      const entry: EvaluatedRule = { rule, compiled, reason: 'other', packet: pv, held, failed: false }
-      return { end: { kind: 'unresolved', hit: { rule, entry, path: top.path, hook }, construct: unresolvedConstruct(rule.matches[held]) }, evaluated, actions }
+      const entry: EvaluatedRule = { rule, compiled, reason: 'other', packet: pv, held }
+      return { end: { kind: 'unresolved', hit: { rule, entry, path: top.path, hook }, construct: unresolvedConstruct(rule.matches[held]) }, trail, actions }
     }
     if (v === FAILS) {
-      if (record) evaluated.push({ rule, compiled, reason: mismatchReason(rule.matches[held]), packet: pv, held, failed: true })
+      if (record) trail.push(compiled, held, pv)
       continue
     }
     const t = rule.target
-    const entry: EvaluatedRule = { rule, compiled, reason: 'non-terminating', packet: pv, held, failed: false }
-    evaluated.push(entry)
+    const entry: EvaluatedRule = { rule, compiled, reason: 'non-terminating', packet: pv, held }
+    if (record) trail.push(entry, -1, null)
     if (!t) continue
     const hit: RuleHit = { rule, entry, path: top.path, hook }
     switch (t.kind) {
       case 'jump': {
         entry.reason = 'chain-returned'
         const target = table.chains.get(t.chain)
-        if (!target) return { end: { kind: 'unresolved', hit, construct: `-j ${t.chain} (no such chain)` }, evaluated, actions }
+        if (!target) return { end: { kind: 'unresolved', hit, construct: `-j ${t.chain} (no such chain)` }, trail, actions }
         const frame: Frame = { chain: target, rules: compiledRules(target), i: 0, path: [...top.path, { rule, entry }] }
         if (t.goto) frames[frames.length - 1] = frame
         else frames.push(frame)
@@ -234,12 +252,12 @@ export function walkTable(table: Table, hook: string, packet: PacketView, state:
           frames.pop()
           continue
         }
-        return { end: { kind: 'terminal', hit, target: t }, evaluated, actions }
+        return { end: { kind: 'terminal', hit, target: t }, trail, actions }
       case 'redirect':
       case 'dnat':
       case 'snat':
       case 'tproxy':
-        return { end: { kind: 'terminal', hit, target: t }, evaluated, actions }
+        return { end: { kind: 'terminal', hit, target: t }, trail, actions }
       case 'mark': {
         state.mark = ((state.mark & ~t.mask) ^ t.value) >>> 0
         pv = view()
@@ -278,15 +296,15 @@ export function walkTable(table: Table, hook: string, packet: PacketView, state:
         actions.push({ hit, description: `logs the packet (${t.name}) and continues` })
         continue
       case 'unknown':
-        return { end: { kind: 'unresolved', hit, construct: `-j ${t.name}${t.options.length ? ' ' + t.options.join(' ') : ''}` }, evaluated, actions }
+        return { end: { kind: 'unresolved', hit, construct: `-j ${t.name}${t.options.length ? ' ' + t.options.join(' ') : ''}` }, trail, actions }
     }
   }
   // A jump loop: report the rule the walk was at (the path is left out; it would be the loop itself).
   const top = frames[frames.length - 1]
   const compiled = top.rules[Math.max(0, top.i - 1)]
   const rule = compiled.rule
-  const entry: EvaluatedRule = { rule, compiled, reason: 'other', packet: pv, held: 0, failed: false }
-  return { end: { kind: 'unresolved', hit: { rule, entry, path: [], hook }, construct: 'a jump loop' }, evaluated, actions }
+  const entry: EvaluatedRule = { rule, compiled, reason: 'other', packet: pv, held: 0 }
+  return { end: { kind: 'unresolved', hit: { rule, entry, path: [], hook }, construct: 'a jump loop' }, trail, actions }
 }
 
 const UNTRACKED_STATES = ['UNTRACKED']
