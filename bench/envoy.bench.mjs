@@ -78,11 +78,14 @@ function loadIndexTrace(file, n, request) {
 }
 
 /** Median times of (a) and (b), runs interleaved so drift hits both alike. */
+/** Unmeasured rounds first: a fresh process settles its heap size over the first parses of a large file. */
+const WARMUP = 3
+
 function parseVsLoad(file, n, runs) {
   const request = requestsFor(n, 1)[0]
   const a = []
   const b = []
-  for (let i = 0; i < runs + 1; i++) {
+  for (let i = 0; i < runs + WARMUP; i++) {
     gc()
     let t0 = now()
     bareParse(file)
@@ -92,7 +95,7 @@ function parseVsLoad(file, n, runs) {
     const trace = loadIndexTrace(file, n, request)
     const tb = now() - t0
     if (trace.result.outcome !== 'forwarded') throw new Error(`first trace at N=${n} ended ${trace.result.outcome}`)
-    if (i > 0) {
+    if (i >= WARMUP) {
       a.push(ta)
       b.push(tb)
     }
