@@ -2,6 +2,7 @@
  * Endpoints of a cluster: EDS (`?include_eds`), inline `load_assignment`, and `/clusters` (text or JSON)
  * host health.
  */
+import { memoPair } from '../memo.js'
 import { copyStep, freezeStep, newStep, type Alternative, type ConfigRef, type SourceRef, type TraceStep } from '../trace/trace.js'
 import { canonicalIp, formatAddress } from './address.js'
 import { BLACKHOLE_CLUSTER, PASSTHROUGH_CLUSTERS } from './cluster.js'
@@ -273,17 +274,12 @@ const RESOLUTIONS = new WeakMap<EnvoyModel, WeakMap<Cluster, EndpointResolution>
 
 /** The endpoint stage of a cluster that is not ORIGINAL_DST, shared by every trace (copy it with copyResolution). */
 export function sharedResolution(model: EnvoyModel, cluster: Cluster): EndpointResolution {
-  let byCluster = RESOLUTIONS.get(model)
-  if (byCluster === undefined) {
-    byCluster = new WeakMap()
-    RESOLUTIONS.set(model, byCluster)
-  }
-  let r = byCluster.get(cluster)
-  if (r === undefined) {
-    r = clusterResolution(model, cluster)
-    freezeStep(r.step)
-    byCluster.set(cluster, r)
-  }
+  return memoPair(RESOLUTIONS, model, cluster, frozenResolution)
+}
+
+function frozenResolution(model: EnvoyModel, cluster: Cluster): EndpointResolution {
+  const r = clusterResolution(model, cluster)
+  freezeStep(r.step)
   return r
 }
 

@@ -2,6 +2,7 @@
  * Listener selection: the listener that accepts the socket, then the `use_original_dst` hand-off to the
  * listener of the original destination (exact ip:port, then the wildcard 0.0.0.0:port / [::]:port).
  */
+import { memoPair } from '../memo.js'
 import { copyStep, freezeAlternative, freezeStep, newStep, type Alternative, type ConfigRef, type Finding, type TraceStep } from '../trace/trace.js'
 import { canonicalIp, formatAddress, ipFamily, isUnspecified } from './address.js'
 import { addressKey, envoyIndex, findListener, type ListenerHead } from './config-dump.js'
@@ -261,18 +262,12 @@ interface HandOffWords {
 const HAND_OFF_WORDS = new WeakMap<Listener, WeakMap<Listener, HandOffWords>>()
 
 function handOffWords(receiving: Listener, final: Listener): HandOffWords {
-  let byFinal = HAND_OFF_WORDS.get(receiving)
-  if (byFinal === undefined) {
-    byFinal = new WeakMap()
-    HAND_OFF_WORDS.set(receiving, byFinal)
-  }
-  let words = byFinal.get(final)
-  if (words === undefined) {
-    const head = `${receiving.name} (${listenerAddressText(receiving)}, use_original_dst) hands off to ${final.name} (`
-    words = { exact: `${head}exact `, wildcard: `${head}wildcard ${listenerAddressText(final)}; no exact ` }
-    byFinal.set(final, words)
-  }
-  return words
+  return memoPair(HAND_OFF_WORDS, receiving, final, buildHandOffWords)
+}
+
+function buildHandOffWords(receiving: Listener, final: Listener): HandOffWords {
+  const head = `${receiving.name} (${listenerAddressText(receiving)}, use_original_dst) hands off to ${final.name} (`
+  return { exact: `${head}exact `, wildcard: `${head}wildcard ${listenerAddressText(final)}; no exact ` }
 }
 
 /** Selects the receiving listener and performs the original-destination hand-off, with one step each. */

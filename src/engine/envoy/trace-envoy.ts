@@ -2,6 +2,7 @@
  * Walks one connection (and its HTTP request, if any) through an Envoy model:
  * listener → hand-off → filter chain → network filter → route config → virtual host → route → cluster → endpoint.
  */
+import { memoPair } from '../memo.js'
 import { copyStep, freezeStep, newStep, type ConfigRef, type Finding, type SourceRef, type TraceResult, type TraceStep } from '../trace/trace.js'
 import { cidrContains, formatAddress, isIpLiteral, stripBrackets } from './address.js'
 import { envoyBefore, lookupCluster, BLACKHOLE_CLUSTER, PASSTHROUGH_CLUSTERS } from './cluster.js'
@@ -126,17 +127,7 @@ interface ChainPlan {
 const CHAIN_PLANS = new WeakMap<EnvoyModel, WeakMap<FilterChain, ChainPlan>>()
 
 function chainPlan(model: EnvoyModel, chain: FilterChain): ChainPlan {
-  let byChain = CHAIN_PLANS.get(model)
-  if (byChain === undefined) {
-    byChain = new WeakMap()
-    CHAIN_PLANS.set(model, byChain)
-  }
-  let plan = byChain.get(chain)
-  if (plan === undefined) {
-    plan = buildChainPlan(model, chain)
-    byChain.set(chain, plan)
-  }
-  return plan
+  return memoPair(CHAIN_PLANS, model, chain, buildChainPlan)
 }
 
 function buildChainPlan(model: EnvoyModel, chain: FilterChain): ChainPlan {
@@ -358,17 +349,11 @@ function traceHcm(s: State, chain: FilterChain, hcm: HttpConnectionManager, plan
 const ROUTE_FILTER_FINDINGS = new WeakMap<HttpConnectionManager, WeakMap<Route, Finding[]>>()
 
 function routeFilterFindings(hcm: HttpConnectionManager, route: Route): Finding[] {
-  let byRoute = ROUTE_FILTER_FINDINGS.get(hcm)
-  if (byRoute === undefined) {
-    byRoute = new WeakMap()
-    ROUTE_FILTER_FINDINGS.set(hcm, byRoute)
-  }
-  let findings = byRoute.get(route)
-  if (findings === undefined) {
-    findings = httpFilterFindings(hcm.httpFilters, route).map((f) => Object.freeze(f))
-    byRoute.set(route, findings)
-  }
-  return findings
+  return memoPair(ROUTE_FILTER_FINDINGS, hcm, route, buildRouteFilterFindings)
+}
+
+function buildRouteFilterFindings(hcm: HttpConnectionManager, route: Route): Finding[] {
+  return httpFilterFindings(hcm.httpFilters, route).map((f) => Object.freeze(f))
 }
 
 /** What the route step needs of a route that does not depend on the request, read once per model and route. */
@@ -391,17 +376,7 @@ const REWRITE_FIELDS = ['prefix_rewrite', 'regex_rewrite', 'path_rewrite_policy'
 const ROUTE_PLANS = new WeakMap<EnvoyModel, WeakMap<Route, RoutePlan>>()
 
 function routePlan(model: EnvoyModel, route: Route): RoutePlan {
-  let byRoute = ROUTE_PLANS.get(model)
-  if (byRoute === undefined) {
-    byRoute = new WeakMap()
-    ROUTE_PLANS.set(model, byRoute)
-  }
-  let plan = byRoute.get(route)
-  if (plan === undefined) {
-    plan = buildRoutePlan(model, route)
-    byRoute.set(route, plan)
-  }
-  return plan
+  return memoPair(ROUTE_PLANS, model, route, buildRoutePlan)
 }
 
 function buildRoutePlan(model: EnvoyModel, route: Route): RoutePlan {

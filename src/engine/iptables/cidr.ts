@@ -75,11 +75,14 @@ export function isIpAddress(text: string): boolean {
   return parseMemo(text) !== null
 }
 
+/** The mask of byte `i` of a prefix of length `prefix`. */
+function maskByte(prefix: number, i: number): number {
+  const bits = prefix - i * 8
+  return bits <= 0 ? 0 : bits >= 8 ? 0xff : (0xff << (8 - bits)) & 0xff
+}
+
 function maskBytes(bytes: number[], prefix: number): number[] {
-  return bytes.map((b, i) => {
-    const bits = Math.max(0, Math.min(8, prefix - i * 8))
-    return bits === 0 ? 0 : b & ((0xff << (8 - bits)) & 0xff)
-  })
+  return bytes.map((b, i) => b & maskByte(prefix, i))
 }
 
 function prefixFromMask(mask: IpAddress): number | null {
@@ -128,13 +131,7 @@ export function cidrContains(cidr: Cidr, address: IpAddress): boolean {
   if (cidr.family !== address.family) return false
   const a = address.bytes
   const n = cidr.network.bytes
-  const prefix = cidr.prefix
-  for (let i = 0; i < n.length; i++) {
-    const bits = prefix - i * 8
-    if (bits <= 0) return true
-    const mask = bits >= 8 ? 0xff : (0xff << (8 - bits)) & 0xff
-    if ((a[i] & mask) !== n[i]) return false
-  }
+  for (let i = 0; i < n.length && i * 8 < cidr.prefix; i++) if ((a[i] & maskByte(cidr.prefix, i)) !== n[i]) return false
   return true
 }
 
@@ -144,13 +141,8 @@ export function cidrContains(cidr: Cidr, address: IpAddress): boolean {
  */
 export function compileCidr(cidr: Cidr): (address: IpAddress) => boolean {
   if (cidr.family !== 'ipv4') return (address) => cidrContains(cidr, address)
-  const n = cidr.network.bytes
-  const mask = (i: number) => {
-    const bits = cidr.prefix - i * 8
-    return bits <= 0 ? 0 : bits >= 8 ? 0xff : (0xff << (8 - bits)) & 0xff
-  }
-  const [n0, n1, n2, n3] = n
-  const [m0, m1, m2, m3] = [mask(0), mask(1), mask(2), mask(3)]
+  const [n0, n1, n2, n3] = cidr.network.bytes
+  const [m0, m1, m2, m3] = [0, 1, 2, 3].map((i) => maskByte(cidr.prefix, i))
   return (address) => {
     if (address.family !== 'ipv4') return false
     const b = address.bytes

@@ -56,23 +56,8 @@ export function makePacket(f: PacketView): PacketView {
 
 /** The packet with another packet mark, connection mark and conntrack states (what MARK, CONNMARK and CT change). */
 export function withMarks(p: PacketView, mark: number, ctmark: number, ctstates: string[]): PacketView {
-  return {
-    family: p.family,
-    protocol: p.protocol,
-    src: p.src,
-    dst: p.dst,
-    sport: p.sport,
-    dport: p.dport,
-    inIface: p.inIface,
-    outIface: p.outIface,
-    owner: p.owner,
-    mark,
-    ctmark,
-    ctstates,
-    localAddresses: p.localAddresses,
-    tcpFlags: p.tcpFlags ?? SYN_ONLY,
-    socket: p.socket ?? 'none',
-  }
+  // Rare (MARK, CONNMARK and CT only): the spread's slow object is copied into the one shape by makePacket.
+  return makePacket({ ...p, mark, ctmark, ctstates })
 }
 
 /** The result of one match on one packet: holds (with evidence), fails (with a reason code), or cannot be decided. */

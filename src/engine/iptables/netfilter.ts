@@ -11,7 +11,7 @@ import { DEFAULT_PROXY_UID, detectMesh, portMeaning } from './mesh.js'
 import type { Mesh } from './mesh.js'
 import type { Chain, Rule, Ruleset, Table } from './model.js'
 import { formatPortRange } from './port-range.js'
-import { chainPathOf, evaluatedCount, forEachEvaluated, hookMayAct, pathRuleNames, ruleEvidence, walkTable } from './walk.js'
+import { chainPathOf, evaluatedCount, forEachEvaluated, hookMayAct, pathRuleNames, ruleEvidence, ruleName, walkTable } from './walk.js'
 import type { CompiledRule, EvaluatedRule, MutableState, RuleHit, WalkResult } from './walk.js'
 
 /** One connection as netfilter sees its first packet. */
@@ -110,10 +110,6 @@ function arrivePasses(phase: Pass['phase']): Pass[] {
 
 const ARRIVE_PASSES = arrivePasses('arrive')
 const LO_REENTRY_PASSES = arrivePasses('lo-reentry')
-
-function ruleName(r: Rule): string {
-  return `${r.chain} #${r.index}`
-}
 
 function ruleRef(rs: Ruleset, r: Rule): ConfigRef {
   return { kind: 'rule', name: ruleName(r), source: { file: rs.file, line: r.line }, excerpt: r.text }

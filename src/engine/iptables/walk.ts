@@ -32,13 +32,18 @@ export interface CompiledRule {
   labels?: Array<{ field: string; expected: string; reason: MismatchCode } | undefined>
 }
 
+/** `CHAIN #index`: how steps name a rule. */
+export function ruleName(r: Rule): string {
+  return `${r.chain} #${r.index}`
+}
+
 const COMPILED_CHAINS = new WeakMap<Chain, CompiledRule[]>()
 
 /** The compiled rules of a chain, compiled once (a parsed ruleset is read-only). */
 export function compiledRules(chain: Chain): CompiledRule[] {
   let rules = COMPILED_CHAINS.get(chain)
   if (rules === undefined) {
-    rules = chain.rules.map((rule) => ({ rule, name: `${rule.chain} #${rule.index}`, tests: rule.matches.map(matchTest), actuals: rule.matches.map(compileActual), ref: undefined, labels: undefined }))
+    rules = chain.rules.map((rule) => ({ rule, name: ruleName(rule), tests: rule.matches.map(matchTest), actuals: rule.matches.map(compileActual), ref: undefined, labels: undefined }))
     COMPILED_CHAINS.set(chain, rules)
   }
   return rules
