@@ -6,6 +6,7 @@ import type { SourceRef } from '../trace/trace.js'
 import { canonicalIp } from './address.js'
 import { clusterStatusesFromJson, parseAdminClusters } from './endpoints.js'
 import { parseStats } from './stats.js'
+import { deferVirtualHosts } from './virtual-hosts.js'
 import type {
   Bootstrap,
   CidrRange,
@@ -664,7 +665,8 @@ function parseRoute(ctx: Ctx, r: JsonObject, pointer: string, index: number): Ro
   }
 }
 
-function parseVirtualHost(ctx: Ctx, v: JsonObject, pointer: string): VirtualHost {
+function parseVirtualHost(ctx: Ctx, raw: JsonObject, pointer: string): VirtualHost {
+  const v = normalizeDeep(raw, 'convert', ctx.renamed) as JsonObject
   return {
     kind: 'virtual-host',
     name: strAt(v, 'name') ?? '',
@@ -675,26 +677,60 @@ function parseVirtualHost(ctx: Ctx, v: JsonObject, pointer: string): VirtualHost
   }
 }
 
-/** Parses one RouteConfiguration, normalised whole (`normalizeDeep`): the model keeps its JSON. */
-function parseRouteConfiguration(ctx: Ctx, rc: JsonObject, pointer: string, inline: boolean): RouteConfiguration {
+/**
+ * Parses one RouteConfiguration from its raw JSON (camelCase read as snake_case). Its virtual hosts are parsed one by
+ * one when needed (`deferVirtualHosts`), and `raw` (the whole configuration, normalised) on first read.
+ */
+function parseRouteConfiguration(ctx: Ctx, raw: JsonObject, pointer: string, inline: boolean): RouteConfiguration {
+  const rc = view(raw, ctx.renamed)
   const vh = strAt(rc, 'vhost_header')
-  return {
+  const out = {
     kind: 'route-config',
     name: strAt(rc, 'name') ?? '',
-    virtualHosts: mapObjects(ctx, rc, 'virtual_hosts', pointer, (v, p) => parseVirtualHost(ctx, v, p)),
+    virtualHosts: [],
     ignorePortInHostMatching: boolAt(rc, 'ignore_port_in_host_matching') ?? false,
     vhostHeader: vh === null || vh === '' ? null : vh.toLowerCase(),
+    ignorePathParameters: boolAt(rc, 'ignore_path_parameters_in_path_matching') === true,
     inline,
-    raw: rc,
-    source: src(ctx, pointer),
+  } as unknown as RouteConfiguration
+  let normalized: JsonObject | null = null
+  Object.defineProperty(out, 'raw', {
+    get: () => (normalized ??= normalizeDeep(raw, 'convert', ctx.renamed) as JsonObject),
+    set: (value: JsonObject) => Object.defineProperty(out, 'raw', { value, writable: true, enumerable: true, configurable: true }),
+    enumerable: true,
+    configurable: true,
+  })
+  out.source = src(ctx, pointer)
+  // The object elements of virtual_hosts, and their indexes in the array when it holds anything else.
+  const list = rc.virtual_hosts
+  let hosts: JsonObject[] = []
+  let at: number[] | null = null
+  if (Array.isArray(list) && list.length > 0) {
+    if (allObjects(list)) hosts = list as JsonObject[]
+    else {
+      at = []
+      for (let i = 0; i < list.length; i++) {
+        const el = list[i]
+        if (isObject(el)) {
+          hosts.push(el)
+          at.push(i)
+        }
+      }
+    }
   }
+  const base = hosts.length > 0 ? `${pointer}/${keyOf(ctx, rc, 'virtual_hosts')}` : ''
+  deferVirtualHosts(out, {
+    count: hosts.length,
+    domainsOf: (i) => arrIn(hosts[i], 'domains'),
+    parse: (i) => parseVirtualHost(ctx, hosts[i], `${base}/${at === null ? i : at[i]}`),
+  })
+  return out
 }
 
 /** Parses a bare RouteConfiguration value (e.g. a router check tool config) into the model type. */
 export function loadRouteConfiguration(value: unknown, file = 'route_config'): RouteConfiguration {
   if (!isObject(value as Json)) throw new EnvoyConfigError(file, '', 'not-a-route-configuration', 'expected a RouteConfiguration object')
-  const ctx: Ctx = { file, renamed: new Map() }
-  return parseRouteConfiguration(ctx, normalizeDeep(value, 'convert', ctx.renamed) as JsonObject, '', false)
+  return parseRouteConfiguration({ file, renamed: new Map() }, value as JsonObject, '', false)
 }
 
 const HEALTH: HealthStatus[] = ['UNKNOWN', 'HEALTHY', 'UNHEALTHY', 'DRAINING', 'TIMEOUT', 'DEGRADED']
@@ -1246,7 +1282,7 @@ function listenerOf(parts: DeferredParts, d: DeferredListener): Listener {
 function routeConfigOf(parts: DeferredParts, d: DeferredRouteConfig): RouteConfiguration {
   if (d.value === null) {
     const ctx: Ctx = { file: parts.file, renamed: new Map() }
-    d.value = parseRouteConfiguration(ctx, normalizeDeep(d.raw, 'convert', ctx.renamed) as JsonObject, pointerAt(d), false)
+    d.value = parseRouteConfiguration(ctx, d.raw, pointerAt(d), false)
   }
   return d.value
 }

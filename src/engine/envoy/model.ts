@@ -268,6 +268,8 @@ export interface RouteConfiguration {
   ignorePortInHostMatching: boolean
   /** `vhost_header`, lower-cased, null when unset. */
   vhostHeader: string | null
+  /** `ignore_path_parameters_in_path_matching`. */
+  ignorePathParameters: boolean
   /** Whether it was inline in an HCM. */
   inline: boolean
   /** The whole normalised route configuration. */

@@ -6,6 +6,7 @@ import type { ConfigRef } from '../trace/trace.js'
 import { formatAddress } from './address.js'
 import type { Cluster, FilterChain, FilterChainMatch, Listener, NetworkFilter, Route, RouteConfiguration, VirtualHost } from './model.js'
 import { formatCidr } from './address.js'
+import { virtualHostCount } from './virtual-hosts.js'
 
 /** The display name of a filter chain: its `name`, else `#<index>` (`default` for default_filter_chain). */
 export function filterChainName(fc: FilterChain): string {
@@ -97,7 +98,7 @@ export function networkFilterRef(f: NetworkFilter, excerpt?: string): ConfigRef 
 
 /** A reference to a route configuration. */
 export function routeConfigRef(rc: RouteConfiguration): ConfigRef {
-  return shared(ROUTE_CONFIG_REFS, rc, (x) => ({ kind: 'route-config', name: x.name, source: x.source, excerpt: `${x.virtualHosts.length} virtual hosts${x.inline ? ', inline' : ''}` }))
+  return shared(ROUTE_CONFIG_REFS, rc, (x) => ({ kind: 'route-config', name: x.name, source: x.source, excerpt: `${virtualHostCount(x)} virtual hosts${x.inline ? ', inline' : ''}` }))
 }
 
 /** A reference to a virtual host. */

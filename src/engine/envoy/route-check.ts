@@ -240,7 +240,7 @@ function simulate(rc: RouteConfiguration, t: RouteCheckTest): Simulated {
   }
   const sel = selectRoute(vh, req, {
     randomValue: t.input.randomValue,
-    ignorePathParameters: boolAt(rc.raw, 'ignore_path_parameters_in_path_matching') === true,
+    ignorePathParameters: rc.ignorePathParameters,
     // The tool's runtime mock: on only for the key the test names; numerator 0 is raised to 1 (assignRuntimeFraction).
     runtime: (key, numerator, denominator, random) => t.input.runtime !== '' && key === t.input.runtime && random % denominator < Math.max(1, numerator),
   })

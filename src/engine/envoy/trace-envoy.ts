@@ -6,7 +6,7 @@ import { memoPair } from '../memo.js'
 import { copyStep, freezeStep, newStep, type ConfigRef, type Finding, type SourceRef, type TraceResult, type TraceStep } from '../trace/trace.js'
 import { cidrContains, formatAddress, isIpLiteral, stripBrackets } from './address.js'
 import { envoyBefore, lookupCluster, BLACKHOLE_CLUSTER, PASSTHROUGH_CLUSTERS } from './cluster.js'
-import { arrAt, boolAt, envoyIndex, isObject, numAt, strAt } from './config-dump.js'
+import { arrAt, envoyIndex, isObject, numAt, strAt } from './config-dump.js'
 import { copyResolution, resolveEndpoints, sharedResolution, type EndpointResolution } from './endpoints.js'
 import { detectAttributes, filterChainStep, selectFilterChain } from './filter-chain.js'
 import { envoyFinding } from './findings.js'
@@ -138,7 +138,7 @@ function buildChainPlan(model: EnvoyModel, chain: FilterChain): ChainPlan {
   if (f === null || f.hcm === null || f.tcpProxy) return { nf, preceding }
   const hcm = f.hcm
   const { rc, step: rcStep } = routeConfigFor(model, hcm)
-  return { nf, preceding, hcm: { httpStep: freezeStep(hcmStep(chain, f, hcm, nf.findings, preceding, true)), tcpStep: freezeStep(hcmStep(chain, f, hcm, nf.findings, preceding, false)), rc, rcStep: freezeStep(rcStep), ignorePathParameters: rc !== null && boolAt(rc.raw, 'ignore_path_parameters_in_path_matching') === true } }
+  return { nf, preceding, hcm: { httpStep: freezeStep(hcmStep(chain, f, hcm, nf.findings, preceding, true)), tcpStep: freezeStep(hcmStep(chain, f, hcm, nf.findings, preceding, false)), rc, rcStep: freezeStep(rcStep), ignorePathParameters: rc !== null && rc.ignorePathParameters } }
 }
 
 function traceChain(s: State, chain: FilterChain, http: HttpFacts | undefined, opts: { randomValue?: number }): EnvoyTrace {

@@ -5,6 +5,7 @@
 import type { Alternative } from '../trace/trace.js'
 import type { RouteConfiguration, VirtualHost } from './model.js'
 import { virtualHostRef } from './refs.js'
+import { virtualHostAt, virtualHostCount, virtualHostDomains } from './virtual-hosts.js'
 
 /** How a virtual host matched. */
 export type DomainMatchKind = 'exact' | 'suffix_wildcard' | 'prefix_wildcard' | 'default' | 'only_default'
@@ -106,22 +107,66 @@ function domainIndex(rc: RouteConfiguration): DomainIndex {
   return index
 }
 
+/** Whether a string is all ASCII. */
+function isAscii(s: string): boolean {
+  for (let i = 0; i < s.length; i++) if (s.charCodeAt(i) > 127) return false
+  return true
+}
+
+/**
+ * The first virtual host (config order) with the exact domain `key` (lower-cased), and the first with `*`, found by
+ * reading the domains in place: what the domain index answers, for a route configuration looked up once.
+ */
+function scanDomains(rc: RouteConfiguration, key: string): { exact: number; defaultAt: number } {
+  // Only U+0130 lower-cases to a different length, and it lower-cases to a non-ASCII string: a domain of another
+  // length cannot equal an ASCII key.
+  const ascii = isAscii(key)
+  let exact = -1
+  let defaultAt = -1
+  const count = virtualHostCount(rc)
+  for (let i = 0; i < count && (exact < 0 || defaultAt < 0); i++) {
+    const domains = virtualHostDomains(rc, i)
+    for (let j = 0; j < domains.length; j++) {
+      const d = domains[j]
+      if (typeof d !== 'string') continue
+      if (d === '*') {
+        if (defaultAt < 0) defaultAt = i
+      } else if (exact < 0 && (!ascii || d.length === key.length) && d.toLowerCase() === key) exact = i
+    }
+  }
+  return { exact, defaultAt }
+}
+
+/** Route configurations whose domains were scanned once; the next lookup builds the index. */
+const SCANNED = new WeakSet<RouteConfiguration>()
+
 /**
  * Selects the virtual host for a request's Host header. An exact domain is a map lookup, as in Envoy, so it has
  * no near misses; when the Host falls to a wildcard, the default or nothing, the closest domains are named.
+ * The first lookup in a route configuration reads the domains in place (parsing only the virtual host it picks);
+ * later ones use the index.
  */
 export function selectVirtualHost(rc: RouteConfiguration, headers: Record<string, string>): VirtualHostSelection {
-  const index = domainIndex(rc)
-  const defaultVh = index.defaultVh
-  const othersCount = rc.virtualHosts.length - (defaultVh ? 1 : 0)
-  // Fast path: only a default vhost means every request (even without Host) gets it.
-  if (othersCount === 0 && defaultVh) return { chosen: defaultVh, domain: '*', how: 'only_default', key: null, rejected: [], otherCount: 0, closest: [] }
+  const count = virtualHostCount(rc)
   const header = rc.vhostHeader ?? 'host'
   const raw = headers[header] ?? (header === 'host' ? headers[':authority'] : undefined)
-  if (raw === undefined) return { chosen: null, domain: null, how: null, key: null, rejected: [], otherCount: rc.virtualHosts.length, closest: [] }
+  if (!DOMAIN_INDEXES.has(rc) && !SCANNED.has(rc)) {
+    SCANNED.add(rc)
+    const key = raw === undefined ? '' : (rc.ignorePortInHostMatching ? stripPort(raw) : raw).toLowerCase()
+    const { exact, defaultAt } = scanDomains(rc, key)
+    if (count === 1 && defaultAt === 0) return { chosen: virtualHostAt(rc, 0), domain: '*', how: 'only_default', key: null, rejected: [], otherCount: 0, closest: [] }
+    if (raw === undefined) return { chosen: null, domain: null, how: null, key: null, rejected: [], otherCount: count, closest: [] }
+    if (exact >= 0) return { chosen: virtualHostAt(rc, exact), domain: key, how: 'exact', key, rejected: [], otherCount: count - 1 - (defaultAt >= 0 && defaultAt !== exact ? 1 : 0), closest: [] }
+  }
+  const index = domainIndex(rc)
+  const defaultVh = index.defaultVh
+  const othersCount = count - (defaultVh ? 1 : 0)
+  // Fast path: only a default vhost means every request (even without Host) gets it.
+  if (othersCount === 0 && defaultVh) return { chosen: defaultVh, domain: '*', how: 'only_default', key: null, rejected: [], otherCount: 0, closest: [] }
+  if (raw === undefined) return { chosen: null, domain: null, how: null, key: null, rejected: [], otherCount: count, closest: [] }
   const key = (rc.ignorePortInHostMatching ? stripPort(raw) : raw).toLowerCase()
   const exact = index.exact.get(key)
-  if (exact) return { chosen: exact, domain: key, how: 'exact', key, rejected: [], otherCount: rc.virtualHosts.length - 1 - (defaultVh && defaultVh !== exact ? 1 : 0), closest: [] }
+  if (exact) return { chosen: exact, domain: key, how: 'exact', key, rejected: [], otherCount: count - 1 - (defaultVh && defaultVh !== exact ? 1 : 0), closest: [] }
   let chosen: VirtualHost | null = null
   let domain: string | null = null
   let how: DomainMatchKind | null = null

@@ -1,0 +1,75 @@
+/**
+ * A route configuration's virtual hosts, parsed one at a time. Selection reads only every virtual host's domains
+ * and then the routes of the one it picks; in a large mesh the outbound route configuration holds one virtual host
+ * per service, so a single trace would otherwise parse thousands it never uses. Reading `rc.virtualHosts` still
+ * yields every one, parsed, as the same objects these functions return.
+ */
+import type { Json, RouteConfiguration, VirtualHost } from './model.js'
+
+/** The virtual hosts of a route configuration that have not all been parsed yet (see `deferVirtualHosts`). */
+export interface DeferredVirtualHosts {
+  /** How many virtual hosts there are. */
+  count: number
+  /** The `domains` of virtual host `i` as they stand in the JSON: not lower-cased, non-strings not dropped. */
+  domainsOf(i: number): readonly Json[]
+  /** Parses virtual host `i`. */
+  parse(i: number): VirtualHost
+}
+
+interface Deferred extends DeferredVirtualHosts {
+  parsed: Array<VirtualHost | undefined>
+}
+
+const DEFERRED = new WeakMap<RouteConfiguration, Deferred>()
+
+function settle(rc: RouteConfiguration, value: VirtualHost[]): VirtualHost[] {
+  DEFERRED.delete(rc)
+  Object.defineProperty(rc, 'virtualHosts', { value, writable: true, enumerable: true, configurable: true })
+  return value
+}
+
+/**
+ * Makes `rc.virtualHosts` a list parsed on first read (after which it is a plain property again, also when assigned);
+ * until then `virtualHostAt` parses single virtual hosts.
+ */
+export function deferVirtualHosts(rc: RouteConfiguration, hosts: DeferredVirtualHosts): void {
+  const d: Deferred = { count: hosts.count, domainsOf: hosts.domainsOf, parse: hosts.parse, parsed: new Array<VirtualHost | undefined>(hosts.count) }
+  DEFERRED.set(rc, d)
+  Object.defineProperty(rc, 'virtualHosts', {
+    get: () => {
+      const all: VirtualHost[] = []
+      for (let i = 0; i < d.count; i++) all.push(virtualHostAt(rc, i))
+      return settle(rc, all)
+    },
+    set: (value: VirtualHost[]) => settle(rc, value),
+    enumerable: true,
+    configurable: true,
+  })
+}
+
+/** How many virtual hosts `rc` has, without parsing them. */
+export function virtualHostCount(rc: RouteConfiguration): number {
+  return DEFERRED.get(rc)?.count ?? rc.virtualHosts.length
+}
+
+/** Virtual host `i` of `rc` (the object `rc.virtualHosts[i]` is or will be). */
+export function virtualHostAt(rc: RouteConfiguration, i: number): VirtualHost {
+  const d = DEFERRED.get(rc)
+  if (d === undefined) return rc.virtualHosts[i]
+  let vh = d.parsed[i]
+  if (vh === undefined) {
+    vh = d.parse(i)
+    d.parsed[i] = vh
+  }
+  return vh
+}
+
+/**
+ * The domains of virtual host `i` without parsing it: as in the JSON (strings may have upper case, non-strings are
+ * not dropped) until `rc.virtualHosts` is read, then the parsed, lower-cased ones.
+ */
+export function virtualHostDomains(rc: RouteConfiguration, i: number): readonly Json[] {
+  const d = DEFERRED.get(rc)
+  if (d === undefined) return rc.virtualHosts[i].domains
+  return d.parsed[i]?.domains ?? d.domainsOf(i)
+}
