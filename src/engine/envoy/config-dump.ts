@@ -720,8 +720,7 @@ function parseRouteConfiguration(ctx: Ctx, raw: JsonObject, pointer: string, inl
   }
   const base = hosts.length > 0 ? `${pointer}/${keyOf(ctx, rc, 'virtual_hosts')}` : ''
   deferVirtualHosts(out, {
-    count: hosts.length,
-    domainsOf: (i) => arrIn(hosts[i], 'domains'),
+    hosts,
     parse: (i) => parseVirtualHost(ctx, hosts[i], `${base}/${at === null ? i : at[i]}`),
   })
   return out
@@ -997,8 +996,134 @@ function deferCluster(raw: JsonObject, state: Cluster['state'], base: string, in
 }
 
 function deferLoadAssignment(raw: JsonObject, base: string, index = -1, key = ''): DeferredLoadAssignment {
-  const nameKey = sourceKey(raw, 'cluster_name')
-  return { clusterName: nameKey === null ? '' : (strAt(raw, nameKey) ?? ''), raw, base, index, key, value: null }
+  return { clusterName: fieldText(raw, 'cluster_name', camelCaseOf('cluster_name')), raw, base, index, key, value: null }
+}
+
+/** One dump list (`entries[i][key]` holds a resource), kept as it is until its entries are needed. */
+interface RawRun<D> {
+  readonly list: Json[]
+  /** The resource's field in each entry (snake_case; its camelCase spelling is read too). */
+  readonly key: string
+  /** The list's pointer. */
+  readonly base: string
+  readonly state: Cluster['state']
+  /** Deferred resources made so far, by entry index. */
+  readonly made: Array<D | undefined>
+}
+
+/**
+ * The deferred resources of one kind, in config order. A dump list is recorded as it stands when the dump is loaded;
+ * a deferred resource is made for an entry only when it is looked up (`find` reads the raw entries in place) or when
+ * all of them are needed (`all`, for listing and for the indexes), and then once: both return the same objects.
+ * A dump of thousands of clusters and load assignments costs a trace the few it looks at.
+ */
+class Deferrals<D extends { readonly raw: JsonObject; readonly state?: Cluster['state'] }> {
+  private readonly runs: Array<D | RawRun<D>> = []
+  private listed: D[] | null = null
+
+  constructor(private readonly make: (raw: JsonObject, run: RawRun<D>, index: number, key: string) => D) {}
+
+  /** Appends one deferred resource. */
+  push(d: D): void {
+    this.runs.push(d)
+    this.listed = null
+  }
+
+  /** Appends the entries of dump list `list` (at pointer `base`) holding an object at `key`. */
+  pushList(list: Json[], key: string, base: string, state: Cluster['state']): void {
+    this.runs.push({ list, key, base, state, made: [] })
+    this.listed = null
+  }
+
+  /** Every deferred resource, in config order. */
+  all(): D[] {
+    if (this.listed !== null) return this.listed
+    const out: D[] = []
+    for (const run of this.runs) {
+      if (!isRawRun(run)) {
+        out.push(run)
+        continue
+      }
+      for (let i = 0; i < run.list.length; i++) {
+        const d = this.at(run, i)
+        if (d !== undefined) out.push(d)
+      }
+    }
+    this.listed = out
+    return out
+  }
+
+  /**
+   * The first deferred resource (the last with `fromEnd`) whose string field `field` (as `strAt` reads it, '' when
+   * unset) is `name`, skipping warming ones when `serving`. Reads the raw entries in place, without a call per entry:
+   * a lookup in a dump of thousands of resources costs what a table lookup saves building.
+   */
+  find(field: string, name: string, serving: boolean, fromEnd: boolean): D | undefined {
+    const runs = this.runs
+    const fieldCamel = camelCaseOf(field)
+    const step = fromEnd ? -1 : 1
+    for (let r = fromEnd ? runs.length - 1 : 0; r >= 0 && r < runs.length; r += step) {
+      const run = runs[r]
+      if (!isRawRun(run)) {
+        if ((!serving || run.state !== 'warming') && fieldText(run.raw, field, fieldCamel) === name) return run
+        continue
+      }
+      if (serving && run.state === 'warming') continue
+      const list = run.list
+      const key = run.key
+      const keyCamel = camelCaseOf(key)
+      for (let i = fromEnd ? list.length - 1 : 0; i >= 0 && i < list.length; i += step) {
+        const e = list[i]
+        if (typeof e !== 'object' || e === null || Array.isArray(e)) continue
+        let v = e[key]
+        if (keyCamel !== key && e[keyCamel] !== undefined) v = v === undefined ? e[keyCamel] : e[sourceKey(e, key) ?? key]
+        if (typeof v !== 'object' || v === null || Array.isArray(v)) continue
+        let n = v[field]
+        if (fieldCamel !== field && v[fieldCamel] !== undefined) n = n === undefined ? v[fieldCamel] : v[sourceKey(v, field) ?? field]
+        if (typeof n === 'string' ? n === name : typeof n === 'number' ? String(n) === name : name === '') return this.at(run, i)
+      }
+    }
+    return undefined
+  }
+
+  /** The deferred resource of entry `i` of `run` (made on first use), or undefined when it holds none. */
+  private at(run: RawRun<D>, i: number): D | undefined {
+    let d = run.made[i]
+    if (d === undefined) {
+      const e = run.list[i]
+      if (!isObject(e)) return undefined
+      const k = sourceKey(e, run.key)
+      const v = k === null ? undefined : e[k]
+      if (k === null || !isObject(v)) return undefined
+      d = this.make(v, run, i, escapePointer(k))
+      run.made[i] = d
+    }
+    return d
+  }
+}
+
+function isRawRun<D>(run: D | RawRun<D>): run is RawRun<D> {
+  return Array.isArray((run as RawRun<D>).list) && (run as RawRun<D>).made !== undefined
+}
+
+/** Field `key` (or its camelCase spelling `camel`) of `o` as `strAt` reads it, '' when unset. */
+function fieldText(o: JsonObject, key: string, camel: string): string {
+  const k = camel === key ? key : sourceKey(o, key)
+  return k === null ? '' : (strAt(o, k) ?? '')
+}
+
+function deferredClusters(): Deferrals<DeferredCluster> {
+  return new Deferrals((raw, run, i, k) => deferCluster(raw, run.state, run.base, i, k))
+}
+
+function deferredLoadAssignments(): Deferrals<DeferredLoadAssignment> {
+  return new Deferrals((raw, run, i, k) => deferLoadAssignment(raw, run.base, i, k))
+}
+
+/** The list field `listKey` of view `d` (at `pointer`) as a run of `into`, when it is a non-empty array. */
+function pushDumpList<D extends DeferredCluster | DeferredLoadAssignment>(ctx: Ctx, into: Deferrals<D>, d: JsonObject, listKey: string, pointer: string, key: string, state: Cluster['state']): void {
+  const list = d[listKey]
+  if (Array.isArray(list) && list.length > 0) into.pushList(list, key, `${pointer}/${keyOf(ctx, d, listKey)}`, state)
 }
 
 /** `fn(value, base, index, key)` for each entry of list field `listKey` of view `d` holding an object at `key`. */
@@ -1020,8 +1145,8 @@ function eachDeferred(ctx: Ctx, d: JsonObject, listKey: string, pointer: string,
 interface Collector {
   listeners: DeferredListener[]
   routeConfigs: DeferredRouteConfig[]
-  clusters: DeferredCluster[]
-  loadAssignments: DeferredLoadAssignment[]
+  clusters: Deferrals<DeferredCluster>
+  loadAssignments: Deferrals<DeferredLoadAssignment>
   bootstrap: Bootstrap | null
   bootstrapStatic: { listeners: DeferredListener[]; clusters: DeferredCluster[] }
   clusterStatuses: ClusterStatus[]
@@ -1044,26 +1169,27 @@ function collectListener(entry: JsonObject, base: string, index: number, stateKe
   if (k !== null && isObject(l)) into.push(deferListener(l, state, base, index, `${prefix}${escapePointer(k)}`))
 }
 
-/** `fn(entry, base, index)` over the object elements (raw JSON) of array field `key` of the view `d` at `pointer`. */
-function eachIndexedEntry(ctx: Ctx, d: JsonObject, key: string, pointer: string, fn: (entry: JsonObject, base: string, index: number) => void): void {
-  const list = d[key]
-  if (!Array.isArray(list)) return
-  let base: string | null = null
-  for (let i = 0; i < list.length; i++) {
-    const e = list[i]
-    if (!isObject(e)) continue
-    base ??= `${pointer}/${keyOf(ctx, d, key)}`
-    fn(e, base, i)
-  }
-}
-
+/**
+ * Defers the listeners of a listeners dump. Plain loops, no callbacks: a callback that closes over `out` and gets
+ * hot is queued for optimisation, and V8 keeps a queued function (with the whole dump its context reaches) alive
+ * until the job is installed, past the load and past explicit collections.
+ */
 function collectListenersDump(ctx: Ctx, d: JsonObject, pointer: string, out: Collector): void {
   out.present.listeners = true
-  eachIndexedEntry(ctx, d, 'static_listeners', pointer, (e, base, i) => collectListener(e, base, i, null, 'static', out.listeners))
-  eachIndexedEntry(ctx, d, 'dynamic_listeners', pointer, (e, base, i) => {
-    for (let s = 0; s < LISTENER_STATES.length; s++) collectListener(e, base, i, LISTENER_STATES[s][0], LISTENER_STATES[s][1], out.listeners)
-  })
-  for (const [key, state] of V2_LISTENER_LISTS) eachIndexedEntry(ctx, d, key, pointer, (e, base, i) => collectListener(e, base, i, null, state, out.listeners))
+  const lists: Array<readonly [string, string | null, ListenerState]> = [['static_listeners', null, 'static'], ...DYNAMIC_LISTENER_LISTS]
+  for (let l = 0; l < lists.length; l++) {
+    const [key, stateKey, state] = lists[l]
+    const list = d[key]
+    if (!Array.isArray(list)) continue
+    let base: string | null = null
+    for (let i = 0; i < list.length; i++) {
+      const e = list[i]
+      if (!isObject(e)) continue
+      base ??= `${pointer}/${keyOf(ctx, d, key)}`
+      if (key !== 'dynamic_listeners') collectListener(e, base, i, stateKey, state, out.listeners)
+      else for (let s = 0; s < LISTENER_STATES.length; s++) collectListener(e, base, i, LISTENER_STATES[s][0], LISTENER_STATES[s][1], out.listeners)
+    }
+  }
 }
 
 const LISTENER_STATES = [
@@ -1072,10 +1198,12 @@ const LISTENER_STATES = [
   ['draining_state', 'draining'],
 ] as const
 
-const V2_LISTENER_LISTS = [
-  ['dynamic_active_listeners', 'active'],
-  ['dynamic_warming_listeners', 'warming'],
-  ['dynamic_draining_listeners', 'draining'],
+/** Listener lists of a listeners dump after `static_listeners`: `dynamic_listeners` (v3, entries with a state each) and v2's. */
+const DYNAMIC_LISTENER_LISTS = [
+  ['dynamic_listeners', null, 'active'],
+  ['dynamic_active_listeners', null, 'active'],
+  ['dynamic_warming_listeners', null, 'warming'],
+  ['dynamic_draining_listeners', null, 'draining'],
 ] as const
 
 function collectClustersDump(ctx: Ctx, d: JsonObject, pointer: string, out: Collector): void {
@@ -1085,7 +1213,7 @@ function collectClustersDump(ctx: Ctx, d: JsonObject, pointer: string, out: Coll
     ['dynamic_active_clusters', 'active'],
     ['dynamic_warming_clusters', 'warming'],
   ] as const) {
-    eachDeferred(ctx, d, key, pointer, 'cluster', (c, base, i, k) => out.clusters.push(deferCluster(c, state, base, i, k)))
+    pushDumpList(ctx, out.clusters, d, key, pointer, 'cluster', state)
   }
 }
 
@@ -1099,7 +1227,7 @@ function collectRoutesDump(ctx: Ctx, d: JsonObject, pointer: string, out: Collec
 function collectEndpointsDump(ctx: Ctx, d: JsonObject, pointer: string, out: Collector): void {
   out.present.endpoints = true
   for (const key of ['static_endpoint_configs', 'dynamic_endpoint_configs']) {
-    eachDeferred(ctx, d, key, pointer, 'endpoint_config', (cla, base, i, k) => out.loadAssignments.push(deferLoadAssignment(cla, base, i, k)))
+    pushDumpList(ctx, out.loadAssignments, d, key, pointer, 'endpoint_config', 'active')
   }
 }
 
@@ -1197,8 +1325,8 @@ export function loadEnvoyConfig(input: { configDump?: unknown; clusters?: unknow
   const out: Collector = {
     listeners: [],
     routeConfigs: [],
-    clusters: [],
-    loadAssignments: [],
+    clusters: deferredClusters(),
+    loadAssignments: deferredLoadAssignments(),
     bootstrap: null,
     bootstrapStatic: { listeners: [], clusters: [] },
     clusterStatuses: [],
@@ -1214,7 +1342,7 @@ export function loadEnvoyConfig(input: { configDump?: unknown; clusters?: unknow
     out.present.listeners = true
   }
   if (!out.present.clusters && out.bootstrapStatic.clusters.length > 0) {
-    out.clusters.push(...out.bootstrapStatic.clusters)
+    for (const c of out.bootstrapStatic.clusters) out.clusters.push(c)
     out.present.clusters = true
   }
   const clusterStatuses: ClusterStatus[] = [...out.clusterStatuses]
@@ -1249,8 +1377,8 @@ export function loadEnvoyConfig(input: { configDump?: unknown; clusters?: unknow
   DEFERRED.set(model, parts)
   listOnRead(model, 'listeners', () => parts.listeners.map((d) => listenerOf(parts, d)), () => (parts.listenersListed = true))
   listOnRead(model, 'routeConfigs', () => parts.routeConfigs.map((d) => routeConfigOf(parts, d)), () => (parts.routeConfigsListed = true))
-  listOnRead(model, 'clusters', () => parts.clusters.map((d) => clusterOf(parts, d)), () => (parts.clustersListed = true))
-  listOnRead(model, 'loadAssignments', () => parts.loadAssignments.map((d) => loadAssignmentOf(parts, d)), () => (parts.loadAssignmentsListed = true))
+  listOnRead(model, 'clusters', () => parts.clusters.all().map((d) => clusterOf(parts, d)), () => (parts.clustersListed = true))
+  listOnRead(model, 'loadAssignments', () => parts.loadAssignments.all().map((d) => loadAssignmentOf(parts, d)), () => (parts.loadAssignmentsListed = true))
   return model
 }
 
@@ -1259,8 +1387,8 @@ interface DeferredParts {
   file: string
   listeners: DeferredListener[]
   routeConfigs: DeferredRouteConfig[]
-  clusters: DeferredCluster[]
-  loadAssignments: DeferredLoadAssignment[]
+  clusters: Deferrals<DeferredCluster>
+  loadAssignments: Deferrals<DeferredLoadAssignment>
   listenersListed: boolean
   routeConfigsListed: boolean
   clustersListed: boolean
@@ -1407,6 +1535,32 @@ function listenerTablesOf<L extends ListenerHead>(listeners: L[]): { byAddress: 
   return { byAddress, byName, byPort }
 }
 
+/**
+ * A lookup by name over deferred resources: the first two lookups scan them in place (`find`, the same answer as the
+ * table), later ones build the table (`build`). A one-off trace looks up one or two names; building a table of
+ * every name costs more than those scans. `parse` turns the deferred resource found into the model object.
+ */
+function scannedByName<D, T>(find: (name: string) => D | undefined, build: () => Map<string, D>, parse: (d: D) => T): ByName<T> {
+  let table: Map<string, D> | null = null
+  let scans = 0
+  const lookup = (name: string): D | undefined => {
+    if (table === null && scans < 2) {
+      scans++
+      return find(name)
+    }
+    table ??= build()
+    return table.get(name)
+  }
+  return {
+    get: (name) => {
+      const d = lookup(name)
+      return d === undefined ? undefined : parse(d)
+    },
+    has: (name) => lookup(name) !== undefined,
+    keys: () => (table ??= build()).keys(),
+  }
+}
+
 /** A lookup that parses a deferred resource when it is first looked up (the resource caches its parse). */
 function deferredByName<D, T>(table: Map<string, D>, parse: (d: D) => T): ByName<T> {
   return {
@@ -1475,10 +1629,23 @@ export function envoyIndex(model: EnvoyModel): EnvoyIndex {
   }
   const routeConfigsByName =
     parts && !parts.routeConfigsListed ? deferredByName(routeConfigsByNameOf(parts.routeConfigs), (d) => routeConfigOf(parts, d)) : routeConfigsByNameOf(model.routeConfigs)
-  const clustersByName = parts && !parts.clustersListed ? deferredByName(clustersByNameOf(parts.clusters), (d) => clusterOf(parts, d)) : clustersByNameOf(model.clusters)
+  const clustersByName =
+    parts && !parts.clustersListed
+      ? scannedByName(
+          // Active/static preferred over warming, as clustersByNameOf.
+          (name) => parts.clusters.find('name', name, true, false) ?? parts.clusters.find('name', name, false, false),
+          () => clustersByNameOf(parts.clusters.all()),
+          (d) => clusterOf(parts, d),
+        )
+      : clustersByNameOf(model.clusters)
   const loadAssignmentsByCluster =
     parts && !parts.loadAssignmentsListed
-      ? deferredByName(loadAssignmentsByClusterOf(parts.loadAssignments), (d) => loadAssignmentOf(parts, d))
+      ? scannedByName(
+          // The last one wins, as loadAssignmentsByClusterOf.
+          (name) => parts.loadAssignments.find('cluster_name', name, false, true),
+          () => loadAssignmentsByClusterOf(parts.loadAssignments.all()),
+          (d) => loadAssignmentOf(parts, d),
+        )
       : loadAssignmentsByClusterOf(model.loadAssignments)
   const clusterStatusesByName = new Map<string, ClusterStatus>()
   for (const cs of model.clusterStatuses) clusterStatusesByName.set(cs.name, cs)

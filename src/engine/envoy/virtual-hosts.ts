@@ -4,14 +4,16 @@
  * per service, so a single trace would otherwise parse thousands it never uses. Reading `rc.virtualHosts` still
  * yields every one, parsed, as the same objects these functions return.
  */
-import type { Json, RouteConfiguration, VirtualHost } from './model.js'
+import type { Json, JsonObject, RouteConfiguration, VirtualHost } from './model.js'
 
 /** The virtual hosts of a route configuration that have not all been parsed yet (see `deferVirtualHosts`). */
 export interface DeferredVirtualHosts {
-  /** How many virtual hosts there are. */
-  count: number
-  /** The `domains` of virtual host `i` as they stand in the JSON: not lower-cased, non-strings not dropped. */
-  domainsOf(i: number): readonly Json[]
+  /**
+   * The raw virtual hosts (whose `domains` field has no camelCase spelling, so it is read as it stands). Data, not
+   * a callback: selection reads every one, and a hot callback queued for optimisation would keep the route
+   * configuration it closes over alive until V8 installs the optimised code.
+   */
+  hosts: readonly JsonObject[]
   /** Parses virtual host `i`. */
   parse(i: number): VirtualHost
 }
@@ -33,12 +35,12 @@ function settle(rc: RouteConfiguration, value: VirtualHost[]): VirtualHost[] {
  * until then `virtualHostAt` parses single virtual hosts.
  */
 export function deferVirtualHosts(rc: RouteConfiguration, hosts: DeferredVirtualHosts): void {
-  const d: Deferred = { count: hosts.count, domainsOf: hosts.domainsOf, parse: hosts.parse, parsed: new Array<VirtualHost | undefined>(hosts.count) }
+  const d: Deferred = { hosts: hosts.hosts, parse: hosts.parse, parsed: new Array<VirtualHost | undefined>(hosts.hosts.length) }
   DEFERRED.set(rc, d)
   Object.defineProperty(rc, 'virtualHosts', {
     get: () => {
       const all: VirtualHost[] = []
-      for (let i = 0; i < d.count; i++) all.push(virtualHostAt(rc, i))
+      for (let i = 0; i < d.hosts.length; i++) all.push(virtualHostAt(rc, i))
       return settle(rc, all)
     },
     set: (value: VirtualHost[]) => settle(rc, value),
@@ -49,7 +51,7 @@ export function deferVirtualHosts(rc: RouteConfiguration, hosts: DeferredVirtual
 
 /** How many virtual hosts `rc` has, without parsing them. */
 export function virtualHostCount(rc: RouteConfiguration): number {
-  return DEFERRED.get(rc)?.count ?? rc.virtualHosts.length
+  return DEFERRED.get(rc)?.hosts.length ?? rc.virtualHosts.length
 }
 
 /** Virtual host `i` of `rc` (the object `rc.virtualHosts[i]` is or will be). */
@@ -71,5 +73,10 @@ export function virtualHostAt(rc: RouteConfiguration, i: number): VirtualHost {
 export function virtualHostDomains(rc: RouteConfiguration, i: number): readonly Json[] {
   const d = DEFERRED.get(rc)
   if (d === undefined) return rc.virtualHosts[i].domains
-  return d.parsed[i]?.domains ?? d.domainsOf(i)
+  const parsed = d.parsed[i]
+  if (parsed !== undefined) return parsed.domains
+  const domains = d.hosts[i].domains
+  return Array.isArray(domains) ? domains : NO_DOMAINS
 }
+
+const NO_DOMAINS: readonly Json[] = Object.freeze([])

@@ -1,3 +1,4 @@
+import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import { EnvoyConfigError, envoyIndex, findListener, loadEnvoyConfig, loadRouteConfiguration } from '../../../src/engine/envoy/config-dump.js'
 
@@ -217,5 +218,82 @@ describe('loadRouteConfiguration', () => {
 
     expect(rc.virtualHosts[0].domains).toEqual(['foo.com'])
     expect(rc.virtualHosts[0].routes[0].source.pointer).toBe('/virtual_hosts/0/routes/0')
+  })
+})
+
+describe('clusters and load assignments looked up in place', () => {
+  // Entries as dumps hold them: snake_case and camelCase wrappers and fields, both spellings in either order,
+  // duplicates across static/active/warming lists, numeric names, holes that are not resources.
+  const name = fc.constantFrom('a', 'b', 'outbound|80||c', '7', '')
+  const clusterEntry = fc.oneof(
+    name.map((n) => ({ cluster: { name: n, type: 'EDS' } })),
+    fc.constant({ cluster: { name: 7, type: 'STATIC' } }),
+    fc.constant({ cluster: { type: 'STATIC' } }),
+    fc.constant({ version_info: 'no cluster' }),
+    fc.constant('not an entry'),
+  )
+  const laEntry = fc.oneof(
+    name.map((n) => ({ endpoint_config: { cluster_name: n } })),
+    name.map((n) => ({ endpointConfig: { clusterName: n, endpoints: [] } })),
+    fc.tuple(name, name).map(([x, y]) => ({ endpointConfig: { clusterName: x, cluster_name: y } })),
+    fc.tuple(name, name).map(([x, y]) => ({ endpoint_config: { cluster_name: x }, endpointConfig: { clusterName: y } })),
+    fc.tuple(name, name).map(([x, y]) => ({ endpointConfig: { clusterName: x }, endpoint_config: { cluster_name: y } })),
+    fc.constant(null),
+  )
+  const dump = fc.record({
+    static_clusters: fc.array(clusterEntry, { maxLength: 4 }),
+    dynamic_active_clusters: fc.array(clusterEntry, { maxLength: 4 }),
+    dynamic_warming_clusters: fc.array(clusterEntry, { maxLength: 4 }),
+    dynamic_endpoint_configs: fc.array(laEntry, { maxLength: 5 }),
+    bare: fc.array(fc.oneof(name.map((n) => ({ name: n, connect_timeout: '1s' })), name.map((n) => ({ clusterName: n, endpoints: [] }))), { maxLength: 3 }),
+  })
+  const build = (d: { static_clusters: unknown[]; dynamic_active_clusters: unknown[]; dynamic_warming_clusters: unknown[]; dynamic_endpoint_configs: unknown[]; bare: unknown[] }) =>
+    loadEnvoyConfig({
+      configDump: [
+        {
+          configs: [
+            { '@type': `${V3}ClustersConfigDump`, static_clusters: d.static_clusters, dynamic_active_clusters: d.dynamic_active_clusters, dynamic_warming_clusters: d.dynamic_warming_clusters },
+            { '@type': `${V3}EndpointsConfigDump`, dynamic_endpoint_configs: d.dynamic_endpoint_configs },
+          ],
+        },
+        ...d.bare,
+      ],
+    })
+  const names = ['a', 'b', 'outbound|80||c', '7', '', 'missing']
+
+  it('finds what the name tables find (active/static over warming, the last load assignment), as the same objects', () => {
+    fc.assert(
+      fc.property(dump, (d) => {
+        const tables = envoyIndex(build(d))
+        void tables.clustersByName.keys()
+        void tables.loadAssignmentsByCluster.keys()
+        for (const n of names) {
+          // A fresh model per name: its first lookups read the dump in place.
+          const model = build(d)
+          const scanned = envoyIndex(model)
+          const c = scanned.clustersByName.get(n)
+          const la = scanned.loadAssignmentsByCluster.get(n)
+          expect([c?.source.pointer, c?.state, la?.source.pointer]).toEqual([tables.clustersByName.get(n)?.source.pointer, tables.clustersByName.get(n)?.state, tables.loadAssignmentsByCluster.get(n)?.source.pointer])
+          expect(c === undefined || model.clusters.includes(c)).toBe(true)
+          expect(la === undefined || model.loadAssignments.includes(la)).toBe(true)
+        }
+      }),
+    )
+  })
+
+  it('parses only the cluster looked up, and builds the table from the third lookup on', () => {
+    const reads: string[] = []
+    const watched = (n: string) => Object.defineProperty({ name: n }, 'type', { enumerable: true, get: () => (reads.push(n), 'STATIC') })
+    const model = loadEnvoyConfig({ configDump: { configs: [{ '@type': `${V3}ClustersConfigDump`, dynamic_active_clusters: ['x', 'y', 'z'].map((n) => ({ cluster: watched(n) })) }] } })
+    const index = envoyIndex(model)
+
+    expect(index.clustersByName.get('y')?.source.pointer).toBe('/configs/0/dynamic_active_clusters/1/cluster')
+    expect(index.clustersByName.has('nope')).toBe(false)
+    expect(reads).toEqual(['y'])
+    expect(index.clustersByName.get('z')?.name).toBe('z')
+    expect([...index.clustersByName.keys()]).toEqual(['x', 'y', 'z'])
+    expect(reads).toEqual(['y', 'z'])
+    expect(model.clusters.map((c) => c.name)).toEqual(['x', 'y', 'z'])
+    expect(reads).toEqual(['y', 'z', 'x'])
   })
 })
