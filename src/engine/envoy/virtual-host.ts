@@ -5,7 +5,7 @@
 import type { Alternative } from '../trace/trace.js'
 import type { RouteConfiguration, VirtualHost } from './model.js'
 import { virtualHostRef } from './refs.js'
-import { virtualHostAt, virtualHostCount, virtualHostDomains } from './virtual-hosts.js'
+import { virtualHostAt, virtualHostCount, virtualHostDomainLists } from './virtual-hosts.js'
 
 /** How a virtual host matched. */
 export type DomainMatchKind = 'exact' | 'suffix_wildcard' | 'prefix_wildcard' | 'default' | 'only_default'
@@ -123,9 +123,9 @@ function scanDomains(rc: RouteConfiguration, key: string): { exact: number; defa
   const ascii = isAscii(key)
   let exact = -1
   let defaultAt = -1
-  const count = virtualHostCount(rc)
-  for (let i = 0; i < count && (exact < 0 || defaultAt < 0); i++) {
-    const domains = virtualHostDomains(rc, i)
+  const lists = virtualHostDomainLists(rc)
+  for (let i = 0; i < lists.length && (exact < 0 || defaultAt < 0); i++) {
+    const domains = lists[i]
     for (let j = 0; j < domains.length; j++) {
       const d = domains[j]
       if (typeof d !== 'string') continue

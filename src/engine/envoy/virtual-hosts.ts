@@ -66,17 +66,20 @@ export function virtualHostAt(rc: RouteConfiguration, i: number): VirtualHost {
   return vh
 }
 
-/**
- * The domains of virtual host `i` without parsing it: as in the JSON (strings may have upper case, non-strings are
- * not dropped) until `rc.virtualHosts` is read, then the parsed, lower-cased ones.
- */
-export function virtualHostDomains(rc: RouteConfiguration, i: number): readonly Json[] {
-  const d = DEFERRED.get(rc)
-  if (d === undefined) return rc.virtualHosts[i].domains
-  const parsed = d.parsed[i]
-  if (parsed !== undefined) return parsed.domains
-  const domains = d.hosts[i].domains
-  return Array.isArray(domains) ? domains : NO_DOMAINS
-}
-
 const NO_DOMAINS: readonly Json[] = Object.freeze([])
+
+/**
+ * The domains of every virtual host of `rc`, in order, without parsing them: as in the JSON (strings may have upper
+ * case, non-strings are not dropped) for those not parsed yet, the parsed (lower-cased) ones for the others.
+ */
+export function virtualHostDomainLists(rc: RouteConfiguration): Array<readonly Json[]> {
+  const d = DEFERRED.get(rc)
+  if (d === undefined) return rc.virtualHosts.map((vh) => vh.domains)
+  const out: Array<readonly Json[]> = []
+  for (let i = 0; i < d.hosts.length; i++) {
+    const parsed = d.parsed[i]
+    const domains = parsed !== undefined ? parsed.domains : d.hosts[i].domains
+    out.push(Array.isArray(domains) ? domains : NO_DOMAINS)
+  }
+  return out
+}

@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest'
 import { loadEnvoyConfig, loadRouteConfiguration } from '../../../src/engine/envoy/config-dump.js'
 import { routeConfigRef } from '../../../src/engine/envoy/refs.js'
 import { selectVirtualHost } from '../../../src/engine/envoy/virtual-host.js'
-import { virtualHostAt, virtualHostCount, virtualHostDomains } from '../../../src/engine/envoy/virtual-hosts.js'
+import { virtualHostAt, virtualHostCount, virtualHostDomainLists } from '../../../src/engine/envoy/virtual-hosts.js'
 
 /** A raw virtual host whose `routes` records, once, that it was read (i.e. the virtual host was parsed). */
 function watched(reads: string[], name: string, domains: unknown[]): object {
@@ -38,9 +38,9 @@ describe('a route configuration parses its virtual hosts one at a time', () => {
   it('domains read in place are the JSON ones until the list is read, then the parsed (lower-cased) ones', () => {
     const rc = build([])
 
-    expect([virtualHostCount(rc), virtualHostDomains(rc, 1)]).toEqual([3, ['B.com', 'b.com:80']])
+    expect([virtualHostCount(rc), virtualHostDomainLists(rc)]).toEqual([3, [['a.com'], ['B.com', 'b.com:80'], ['*']]])
     expect(virtualHostAt(rc, 1).domains).toEqual(['b.com', 'b.com:80'])
-    expect(virtualHostDomains(rc, 1)).toEqual(['b.com', 'b.com:80'])
+    expect(virtualHostDomainLists(rc)[1]).toEqual(['b.com', 'b.com:80'])
     expect(rc.virtualHosts).toHaveLength(3)
     expect(virtualHostAt(rc, 2)).toBe(rc.virtualHosts[2])
   })
