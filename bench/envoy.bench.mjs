@@ -63,7 +63,8 @@ if (process.argv[2] === '--child') {
 
 function median(xs) {
   const s = [...xs].sort((a, b) => a - b)
-  return s[Math.floor(s.length / 2)]
+  const mid = Math.floor(s.length / 2)
+  return s.length % 2 === 1 ? s[mid] : (s[mid - 1] + s[mid]) / 2
 }
 
 function bareParse(file) {
@@ -82,27 +83,39 @@ function loadIndexTrace(file, n, request) {
   return traceRequest({ snapshot: snapshotFor(n, json), envoy: model }, request).result.outcome
 }
 
-/** Median times of (a) and (b), runs interleaved so drift hits both alike. */
 /** Unmeasured rounds first: a fresh process settles its heap size over the first parses of a large file. */
-const WARMUP = 3
+const WARMUP = 2
 
+/**
+ * Median times of a bare parse (a) and of load + index + first trace (b), each after a full collection, in rounds
+ * of a, b, b, a: interleaved so drift hits both alike, and each side runs as often first as second after the other
+ * (run always second, the load side measured ~3 % slower at 100 services than its parts timed apart).
+ * `runs` samples per side.
+ */
 function parseVsLoad(file, n, runs) {
   const request = requestsFor(n, 1)[0]
   const a = []
   const b = []
-  for (let i = 0; i < runs + WARMUP; i++) {
+  const timed = (fn) => {
     gc()
-    let t0 = now()
-    bareParse(file)
-    const ta = now() - t0
-    gc()
-    t0 = now()
+    const t0 = now()
+    fn()
+    return now() - t0
+  }
+  const bare = () => bareParse(file)
+  const load = () => {
     const outcome = loadIndexTrace(file, n, request)
-    const tb = now() - t0
     if (outcome !== 'forwarded') throw new Error(`first trace at N=${n} ended ${outcome}`)
+  }
+  const rounds = Math.ceil(runs / 2)
+  for (let i = 0; i < rounds + WARMUP; i++) {
+    const a1 = timed(bare)
+    const b1 = timed(load)
+    const b2 = timed(load)
+    const a2 = timed(bare)
     if (i >= WARMUP) {
-      a.push(ta)
-      b.push(tb)
+      a.push(a1, a2)
+      b.push(b1, b2)
     }
   }
   return { parseMs: median(a), loadMs: median(b) }
@@ -176,7 +189,7 @@ try {
   }
   for (const n of sizes) {
     const file = files[n]
-    const runs = n >= 5000 ? 9 : n >= 1000 ? 15 : 41
+    const runs = n >= 5000 ? 8 : n >= 1000 ? 16 : 42
     const { parseMs, loadMs } = childTimes(file, n, runs)
     const jqMs = jqWall(file, n >= 5000 ? 3 : 5)
     rows[n] = { n, mb: statSync(file).size / 1e6, parseMs, loadMs, jqMs }
