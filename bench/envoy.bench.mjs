@@ -72,9 +72,9 @@ function bareParse(file) {
 }
 
 /**
- * Returns only the outcome: a trace kept by the caller would keep its dump and model alive through the next bare
- * parse, which would then start from a larger heap than the load it is compared with (the garbage collector sizes
- * its work by the heap it starts from; at 5,000 services that moved either side by a third).
+ * Returns only the outcome, so that nothing of this load outlives it into the next measurement: both sides must start
+ * from the same heap (the garbage collector sizes its work by the heap it starts from; at 5,000 services a dump kept
+ * alive through the collection before the bare parse made that parse a third faster).
  */
 function loadIndexTrace(file, n, request) {
   const json = JSON.parse(readFileSync(file, 'utf8'))
