@@ -6,6 +6,19 @@ export function isIpLiteral(value: string): boolean {
   return ipaddr.isValid(stripBrackets(value))
 }
 
+/**
+ * A host name lower-cased as Envoy does, in ASCII only (absl::AsciiStrToLower in RouteMatcher::findVirtualHost, and
+ * Http::LowerCaseString for domains): other characters are kept, so `K` (U+212A) is not `k`. The string itself when
+ * it has no ASCII upper-case letter.
+ */
+export function asciiLowerCase(s: string): string {
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i)
+    if (c >= 65 && c <= 90) return s.replace(/[A-Z]+/g, (m) => m.toLowerCase())
+  }
+  return s
+}
+
 /** Removes `[` `]` around an IPv6 literal. */
 export function stripBrackets(value: string): string {
   return value.startsWith('[') && value.endsWith(']') ? value.slice(1, -1) : value

@@ -3,7 +3,7 @@
  * output (camelCase protojson, full or bare arrays), `/clusters` and `/stats` into one EnvoyModel.
  */
 import type { SourceRef } from '../trace/trace.js'
-import { canonicalIp } from './address.js'
+import { asciiLowerCase, canonicalIp } from './address.js'
 import { clusterStatusesFromJson, parseAdminClusters } from './endpoints.js'
 import { parseStats } from './stats.js'
 import { deferVirtualHosts } from './virtual-hosts.js'
@@ -458,24 +458,15 @@ function arrIn(o: JsonObject, key: string): readonly Json[] {
 // The helpers below use index loops: for…of allocates an iterator result per element until the JIT optimises it,
 // and a dump is loaded once.
 
-/** `s.toLowerCase()` without copying a string that has no upper-case letter (toLowerCase always copies). */
-function lowerCase(s: string): string {
-  for (let i = 0; i < s.length; i++) {
-    const c = s.charCodeAt(i)
-    if ((c >= 65 && c <= 90) || c > 127) return s.toLowerCase()
-  }
-  return s
-}
-
-/** The strings of a JSON array (lower-cased if asked), in one new array. */
+/** The strings of a JSON array (lower-cased in ASCII, as Envoy does, if asked), in one new array. */
 function stringsOf(list: readonly Json[], lower: boolean): string[] {
   let all = true
   for (let i = 0; i < list.length && all; i++) all = typeof list[i] === 'string'
-  if (all) return lower ? list.map((v) => lowerCase(v as string)) : (list.slice() as string[])
+  if (all) return lower ? list.map((v) => asciiLowerCase(v as string)) : (list.slice() as string[])
   const out: string[] = []
   for (let i = 0; i < list.length; i++) {
     const v = list[i]
-    if (typeof v === 'string') out.push(lower ? lowerCase(v) : v)
+    if (typeof v === 'string') out.push(lower ? asciiLowerCase(v) : v)
   }
   return out
 }

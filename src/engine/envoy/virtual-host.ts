@@ -4,6 +4,7 @@
  */
 import type { Alternative } from '../trace/trace.js'
 import type { RouteConfiguration, VirtualHost } from './model.js'
+import { asciiLowerCase } from './address.js'
 import { virtualHostRef } from './refs.js'
 import { virtualHostAt, virtualHostCount, virtualHostDomainLists } from './virtual-hosts.js'
 
@@ -107,20 +108,12 @@ function domainIndex(rc: RouteConfiguration): DomainIndex {
   return index
 }
 
-/** Whether a string is all ASCII. */
-function isAscii(s: string): boolean {
-  for (let i = 0; i < s.length; i++) if (s.charCodeAt(i) > 127) return false
-  return true
-}
-
 /**
- * The first virtual host (config order) with the exact domain `key` (lower-cased), and the first with `*`, found by
+ * The first virtual host (config order) with the exact domain `key` (lower-cased in ASCII), and the first with `*`, found by
  * reading the domains in place: what the domain index answers, for a route configuration looked up once.
  */
 function scanDomains(rc: RouteConfiguration, key: string): { exact: number; defaultAt: number } {
-  // Only U+0130 lower-cases to a different length, and it lower-cases to a non-ASCII string: a domain of another
-  // length cannot equal an ASCII key.
-  const ascii = isAscii(key)
+  // ASCII lower-casing keeps the length: a domain of another length cannot be the key.
   let exact = -1
   let defaultAt = -1
   const lists = virtualHostDomainLists(rc)
@@ -131,7 +124,7 @@ function scanDomains(rc: RouteConfiguration, key: string): { exact: number; defa
       if (typeof d !== 'string') continue
       if (d === '*') {
         if (defaultAt < 0) defaultAt = i
-      } else if (exact < 0 && (!ascii || d.length === key.length) && d.toLowerCase() === key) exact = i
+      } else if (exact < 0 && d.length === key.length && asciiLowerCase(d) === key) exact = i
     }
   }
   return { exact, defaultAt }
@@ -152,7 +145,7 @@ export function selectVirtualHost(rc: RouteConfiguration, headers: Record<string
   const raw = headers[header] ?? (header === 'host' ? headers[':authority'] : undefined)
   if (!DOMAIN_INDEXES.has(rc) && !SCANNED.has(rc)) {
     SCANNED.add(rc)
-    const key = raw === undefined ? '' : (rc.ignorePortInHostMatching ? stripPort(raw) : raw).toLowerCase()
+    const key = raw === undefined ? '' : asciiLowerCase(rc.ignorePortInHostMatching ? stripPort(raw) : raw)
     const { exact, defaultAt } = scanDomains(rc, key)
     if (count === 1 && defaultAt === 0) return { chosen: virtualHostAt(rc, 0), domain: '*', how: 'only_default', key: null, rejected: [], otherCount: 0, closest: [] }
     if (raw === undefined) return { chosen: null, domain: null, how: null, key: null, rejected: [], otherCount: count, closest: [] }
@@ -164,7 +157,7 @@ export function selectVirtualHost(rc: RouteConfiguration, headers: Record<string
   // Fast path: only a default vhost means every request (even without Host) gets it.
   if (othersCount === 0 && defaultVh) return { chosen: defaultVh, domain: '*', how: 'only_default', key: null, rejected: [], otherCount: 0, closest: [] }
   if (raw === undefined) return { chosen: null, domain: null, how: null, key: null, rejected: [], otherCount: count, closest: [] }
-  const key = (rc.ignorePortInHostMatching ? stripPort(raw) : raw).toLowerCase()
+  const key = asciiLowerCase(rc.ignorePortInHostMatching ? stripPort(raw) : raw)
   const exact = index.exact.get(key)
   if (exact) return { chosen: exact, domain: key, how: 'exact', key, rejected: [], otherCount: count - 1 - (defaultVh && defaultVh !== exact ? 1 : 0), closest: [] }
   let chosen: VirtualHost | null = null

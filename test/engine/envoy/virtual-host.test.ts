@@ -50,6 +50,18 @@ describe('selectVirtualHost (RouteMatcher::findVirtualHost)', () => {
     expect(sel.otherCount).toBe(2)
   })
 
+  // Envoy surprise: Host and domains are lower-cased in ASCII only (absl::AsciiStrToLower in
+  // RouteMatcher::findVirtualHost, Http::LowerCaseString for domains), not by Unicode rules.
+  it.each([
+    ['the Kelvin sign K (U+212A) is not k', [['k', ['k.example.com']], ['d', ['*']]], '\u212A.example.com', 'd'],
+    ['İ (U+0130) is kept, the ASCII around it lower-cased', [['i', ['\u0130.example.com']], ['d', ['*']]], '\u0130.EXAMPLE.com', 'i'],
+    ['İ is not i followed by a combining dot', [['i', ['\u0130.example.com']], ['d', ['*']]], 'i\u0307.example.com', 'd'],
+  ] as Array<[string, Array<[string, string[]]>, string, string]>)('Host case: %s (first lookup and the index alike)', (_name, vhosts, host, want) => {
+    const config = rc(vhosts)
+
+    expect([selectVirtualHost(config, { host }).chosen?.name, selectVirtualHost(config, { host }).chosen?.name]).toEqual([want, want])
+  })
+
   it('the first vhost in config order wins a duplicated domain', () => {
     const sel = selectVirtualHost(rc([['first', ['a.com']], ['second', ['a.com']]]), { host: 'a.com' })
 

@@ -77,8 +77,8 @@ describe('a route configuration parses its virtual hosts one at a time', () => {
 })
 
 describe('the first selection (domains read in place) and later ones (the domain index) agree', () => {
-  // Upper case, ports, duplicates, wildcards, the default, non-strings, and the one character whose lower case is
-  // longer (U+0130 → "i̇") next to the Kelvin sign (U+212A → "k").
+  // Upper case, ports, duplicates, wildcards, the default, non-strings, and non-ASCII letters whose Unicode lower
+  // case differs (U+0130 → "i̇", longer; the Kelvin sign U+212A → "k"), which Envoy's ASCII lower-casing keeps.
   const domain = fc.constantFrom('a.com', 'A.COM', 'a.com:80', '*.com', 'a.*', '*', 'b.com', 'İ.com', 'i̇.com', 'K.com', 'k.com', 7, null)
   const host = fc.option(fc.constantFrom('a.com', 'A.com', 'a.com:80', 'a.com:81', 'x.com', 'a.net', 'b.com', 'İ.com', 'i̇.com', 'K.com', 'k.com', '*', ''), { nil: undefined })
 
