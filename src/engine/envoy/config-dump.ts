@@ -347,6 +347,13 @@ function sourceKey(o: JsonObject, key: string): string | null {
   return hasKey ? key : hasCamel ? camel : null
 }
 
+/** The spelling (`key` or its camelCase) under which `e` holds an object at `key` (as `sourceKey` picks it), or null. */
+function objectKeyOf(e: Json | undefined, key: string): string | null {
+  if (!isObject(e)) return null
+  const k = sourceKey(e, key)
+  return k !== null && isObject(e[k]) ? k : null
+}
+
 /** Whether every element is an object (a hole is not: `every` would skip it). */
 function allObjects(list: Json[]): boolean {
   for (let i = 0; i < list.length; i++) if (!isObject(list[i])) return false
@@ -1081,12 +1088,10 @@ class Deferrals<D extends { readonly raw: JsonObject; readonly state?: Cluster['
   private at(run: RawRun<D>, i: number): D | undefined {
     let d = run.made[i]
     if (d === undefined) {
-      const e = run.list[i]
-      if (!isObject(e)) return undefined
-      const k = sourceKey(e, run.key)
-      const v = k === null ? undefined : e[k]
-      if (k === null || !isObject(v)) return undefined
-      d = this.make(v, run, i, escapePointer(k))
+      const e = run.list[i] as JsonObject
+      const k = objectKeyOf(e, run.key)
+      if (k === null) return undefined
+      d = this.make(e[k] as JsonObject, run, i, escapePointer(k))
       run.made[i] = d
     }
     return d
@@ -1123,13 +1128,11 @@ function eachDeferred(ctx: Ctx, d: JsonObject, listKey: string, pointer: string,
   if (!Array.isArray(list)) return
   let base: string | null = null
   for (let i = 0; i < list.length; i++) {
-    const e = list[i]
-    if (!isObject(e)) continue
-    const k = sourceKey(e, key)
-    const v = k === null ? undefined : e[k]
-    if (k === null || !isObject(v)) continue
+    const e = list[i] as JsonObject
+    const k = objectKeyOf(e, key)
+    if (k === null) continue
     base ??= `${pointer}/${keyOf(ctx, d, listKey)}`
-    fn(v, base, i, escapePointer(k))
+    fn(e[k] as JsonObject, base, i, escapePointer(k))
   }
 }
 
@@ -1149,15 +1152,13 @@ function collectListener(entry: JsonObject, base: string, index: number, stateKe
   let holder = entry
   let prefix = ''
   if (stateKey !== null) {
-    const k = sourceKey(entry, stateKey)
-    const v = k === null ? undefined : entry[k]
-    if (k === null || !isObject(v)) return
-    holder = v
+    const k = objectKeyOf(entry, stateKey)
+    if (k === null) return
+    holder = entry[k] as JsonObject
     prefix = `${escapePointer(k)}/`
   }
-  const k = sourceKey(holder, 'listener')
-  const l = k === null ? undefined : holder[k]
-  if (k !== null && isObject(l)) into.push(deferListener(l, state, base, index, `${prefix}${escapePointer(k)}`))
+  const k = objectKeyOf(holder, 'listener')
+  if (k !== null) into.push(deferListener(holder[k] as JsonObject, state, base, index, `${prefix}${escapePointer(k)}`))
 }
 
 /**
@@ -1167,9 +1168,8 @@ function collectListener(entry: JsonObject, base: string, index: number, stateKe
  */
 function collectListenersDump(ctx: Ctx, d: JsonObject, pointer: string, out: Collector): void {
   out.present.listeners = true
-  const lists: Array<readonly [string, string | null, ListenerState]> = [['static_listeners', null, 'static'], ...DYNAMIC_LISTENER_LISTS]
-  for (let l = 0; l < lists.length; l++) {
-    const [key, stateKey, state] = lists[l]
+  for (let l = 0; l < LISTENER_LISTS.length; l++) {
+    const [key, state] = LISTENER_LISTS[l]
     const list = d[key]
     if (!Array.isArray(list)) continue
     let base: string | null = null
@@ -1177,7 +1177,7 @@ function collectListenersDump(ctx: Ctx, d: JsonObject, pointer: string, out: Col
       const e = list[i]
       if (!isObject(e)) continue
       base ??= `${pointer}/${keyOf(ctx, d, key)}`
-      if (key !== 'dynamic_listeners') collectListener(e, base, i, stateKey, state, out.listeners)
+      if (state !== null) collectListener(e, base, i, null, state, out.listeners)
       else for (let s = 0; s < LISTENER_STATES.length; s++) collectListener(e, base, i, LISTENER_STATES[s][0], LISTENER_STATES[s][1], out.listeners)
     }
   }
@@ -1189,12 +1189,13 @@ const LISTENER_STATES = [
   ['draining_state', 'draining'],
 ] as const
 
-/** Listener lists of a listeners dump after `static_listeners`: `dynamic_listeners` (v3, entries with a state each) and v2's. */
-const DYNAMIC_LISTENER_LISTS = [
-  ['dynamic_listeners', null, 'active'],
-  ['dynamic_active_listeners', null, 'active'],
-  ['dynamic_warming_listeners', null, 'warming'],
-  ['dynamic_draining_listeners', null, 'draining'],
+/** The listener lists of a listeners dump, in order, with their state; null: v3 entries, each with its own state. */
+const LISTENER_LISTS = [
+  ['static_listeners', 'static'],
+  ['dynamic_listeners', null],
+  ['dynamic_active_listeners', 'active'],
+  ['dynamic_warming_listeners', 'warming'],
+  ['dynamic_draining_listeners', 'draining'],
 ] as const
 
 function collectClustersDump(ctx: Ctx, d: JsonObject, pointer: string, out: Collector): void {
