@@ -81,9 +81,25 @@ export const MAX_NEAR_MISSES = 10
 /** Per route configuration lookup tables, built once (Envoy builds the same maps when it loads the config). */
 interface DomainIndex {
   exact: Map<string, VirtualHost>
-  suffixWildcards: Array<{ domain: string; suffix: string; vh: VirtualHost }>
-  prefixWildcards: Array<{ domain: string; prefix: string; vh: VirtualHost }>
+  suffixWildcards: Wildcard[]
+  prefixWildcards: Wildcard[]
   defaultVh: VirtualHost | null
+}
+
+/** A wildcard domain and the part that must match (`*.a.com` → `.a.com`, `a.*` → `a.`). */
+interface Wildcard {
+  domain: string
+  stem: string
+  vh: VirtualHost
+}
+
+/** The wildcard with the longest stem that `matches` the key (the first of equals); the wildcard must match at least one character. */
+function longestWildcard(wildcards: Wildcard[], key: string, matches: (stem: string) => boolean): Wildcard | null {
+  let best: Wildcard | null = null
+  for (const w of wildcards) {
+    if (w.stem.length < key.length && (best === null || w.stem.length > best.stem.length) && matches(w.stem)) best = w
+  }
+  return best
 }
 
 const DOMAIN_INDEXES = new WeakMap<RouteConfiguration, DomainIndex>()
@@ -100,8 +116,8 @@ function domainIndex(rc: RouteConfiguration): DomainIndex {
       }
       // The first virtual host in config order wins a duplicated domain.
       if (!index.exact.has(d)) index.exact.set(d, vh)
-      if (d.startsWith('*')) index.suffixWildcards.push({ domain: d, suffix: d.slice(1), vh })
-      else if (d.endsWith('*')) index.prefixWildcards.push({ domain: d, prefix: d.slice(0, -1), vh })
+      if (d.startsWith('*')) index.suffixWildcards.push({ domain: d, stem: d.slice(1), vh })
+      else if (d.endsWith('*')) index.prefixWildcards.push({ domain: d, stem: d.slice(0, -1), vh })
     }
   }
   DOMAIN_INDEXES.set(rc, index)
@@ -130,6 +146,23 @@ function scanDomains(rc: RouteConfiguration, key: string): { exact: number; defa
   return { exact, defaultAt }
 }
 
+// The three answers that need no wildcard, alike from the domains read in place (first lookup) and from the index.
+
+/** Only a default vhost: every request (even without Host) gets it. */
+function onlyDefault(vh: VirtualHost): VirtualHostSelection {
+  return { chosen: vh, domain: '*', how: 'only_default', key: null, rejected: [], otherCount: 0, closest: [] }
+}
+
+/** No Host (or vhost_header) header: no virtual host (404 NR). */
+function noHost(count: number): VirtualHostSelection {
+  return { chosen: null, domain: null, how: null, key: null, rejected: [], otherCount: count, closest: [] }
+}
+
+/** An exact domain: a map lookup in Envoy, so no near misses; every other non-default vhost is counted. */
+function exactMatch(vh: VirtualHost, key: string, count: number, defaultIsOther: boolean): VirtualHostSelection {
+  return { chosen: vh, domain: key, how: 'exact', key, rejected: [], otherCount: count - 1 - (defaultIsOther ? 1 : 0), closest: [] }
+}
+
 /** Route configurations whose domains were scanned once; the next lookup builds the index. */
 const SCANNED = new WeakSet<RouteConfiguration>()
 
@@ -143,52 +176,27 @@ export function selectVirtualHost(rc: RouteConfiguration, headers: Record<string
   const count = virtualHostCount(rc)
   const header = rc.vhostHeader ?? 'host'
   const raw = headers[header] ?? (header === 'host' ? headers[':authority'] : undefined)
+  const key = raw === undefined ? null : asciiLowerCase(rc.ignorePortInHostMatching ? stripPort(raw) : raw)
   if (!DOMAIN_INDEXES.has(rc) && !SCANNED.has(rc)) {
     SCANNED.add(rc)
-    const key = raw === undefined ? '' : asciiLowerCase(rc.ignorePortInHostMatching ? stripPort(raw) : raw)
-    const { exact, defaultAt } = scanDomains(rc, key)
-    if (count === 1 && defaultAt === 0) return { chosen: virtualHostAt(rc, 0), domain: '*', how: 'only_default', key: null, rejected: [], otherCount: 0, closest: [] }
-    if (raw === undefined) return { chosen: null, domain: null, how: null, key: null, rejected: [], otherCount: count, closest: [] }
-    if (exact >= 0) return { chosen: virtualHostAt(rc, exact), domain: key, how: 'exact', key, rejected: [], otherCount: count - 1 - (defaultAt >= 0 && defaultAt !== exact ? 1 : 0), closest: [] }
+    const { exact, defaultAt } = scanDomains(rc, key ?? '')
+    if (count === 1 && defaultAt === 0) return onlyDefault(virtualHostAt(rc, 0))
+    if (key === null) return noHost(count)
+    if (exact >= 0) return exactMatch(virtualHostAt(rc, exact), key, count, defaultAt >= 0 && defaultAt !== exact)
   }
   const index = domainIndex(rc)
   const defaultVh = index.defaultVh
-  const othersCount = count - (defaultVh ? 1 : 0)
-  // Fast path: only a default vhost means every request (even without Host) gets it.
-  if (othersCount === 0 && defaultVh) return { chosen: defaultVh, domain: '*', how: 'only_default', key: null, rejected: [], otherCount: 0, closest: [] }
-  if (raw === undefined) return { chosen: null, domain: null, how: null, key: null, rejected: [], otherCount: count, closest: [] }
-  const key = asciiLowerCase(rc.ignorePortInHostMatching ? stripPort(raw) : raw)
+  if (count === 1 && defaultVh) return onlyDefault(defaultVh)
+  if (key === null) return noHost(count)
   const exact = index.exact.get(key)
-  if (exact) return { chosen: exact, domain: key, how: 'exact', key, rejected: [], otherCount: count - 1 - (defaultVh && defaultVh !== exact ? 1 : 0), closest: [] }
-  let chosen: VirtualHost | null = null
-  let domain: string | null = null
-  let how: DomainMatchKind | null = null
-  // Longest wildcard first; the wildcard must match at least one character.
-  let best = -1
-  for (const w of index.suffixWildcards) {
-    if (w.suffix.length < key.length && key.endsWith(w.suffix) && w.suffix.length > best) {
-      best = w.suffix.length
-      chosen = w.vh
-      domain = w.domain
-      how = 'suffix_wildcard'
-    }
-  }
-  if (!chosen) {
-    best = -1
-    for (const w of index.prefixWildcards) {
-      if (w.prefix.length < key.length && key.startsWith(w.prefix) && w.prefix.length > best) {
-        best = w.prefix.length
-        chosen = w.vh
-        domain = w.domain
-        how = 'prefix_wildcard'
-      }
-    }
-  }
-  if (!chosen && defaultVh) {
-    chosen = defaultVh
-    domain = '*'
-    how = 'default'
-  }
+  if (exact) return exactMatch(exact, key, count, defaultVh !== null && defaultVh !== exact)
+  // Longest wildcard first: suffix wildcards, then prefix wildcards, then `*`.
+  const suffix = longestWildcard(index.suffixWildcards, key, (stem) => key.endsWith(stem))
+  const prefix = suffix === null ? longestWildcard(index.prefixWildcards, key, (stem) => key.startsWith(stem)) : null
+  const wildcard = suffix ?? prefix
+  const chosen: VirtualHost | null = wildcard?.vh ?? defaultVh
+  const domain: string | null = wildcard?.domain ?? (defaultVh ? '*' : null)
+  const how: DomainMatchKind | null = suffix ? 'suffix_wildcard' : prefix ? 'prefix_wildcard' : defaultVh ? 'default' : null
   // Near misses: vhosts with a domain close to the key; the closest few, shown in config order.
   const keyBase = baseLabel(key)
   const scored = rc.virtualHosts
