@@ -15,3 +15,17 @@ export function memoPair<A extends object, B extends object, V>(cache: WeakMap<A
   }
   return value
 }
+
+/**
+ * Makes `obj[key]` a value built on first read, after which it is a plain data property, as it is at once when
+ * assigned; `onSettled` runs when it becomes one. The object reads, lists, spreads and serialises like one built
+ * whole; only code that never reads the property skips building it.
+ */
+export function valueOnRead<T extends object, K extends keyof T>(obj: T, key: K, build: () => T[K], onSettled?: () => void): void {
+  const settle = (value: T[K]): T[K] => {
+    Object.defineProperty(obj, key, { value, writable: true, enumerable: true, configurable: true })
+    onSettled?.()
+    return value
+  }
+  Object.defineProperty(obj, key, { get: () => settle(build()), set: settle, enumerable: true, configurable: true })
+}

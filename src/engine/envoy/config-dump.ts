@@ -6,6 +6,7 @@ import type { SourceRef } from '../trace/trace.js'
 import { asciiLowerCase, canonicalIp } from './address.js'
 import { clusterStatusesFromJson, parseAdminClusters } from './endpoints.js'
 import { parseStats } from './stats.js'
+import { valueOnRead } from '../memo.js'
 import { deferVirtualHosts } from './virtual-hosts.js'
 import type {
   Bootstrap,
@@ -691,13 +692,7 @@ function parseRouteConfiguration(ctx: Ctx, raw: JsonObject, pointer: string, inl
     ignorePathParameters: boolAt(rc, 'ignore_path_parameters_in_path_matching') === true,
     inline,
   } as unknown as RouteConfiguration
-  let normalized: JsonObject | null = null
-  Object.defineProperty(out, 'raw', {
-    get: () => (normalized ??= normalizeDeep(raw, 'convert', ctx.renamed) as JsonObject),
-    set: (value: JsonObject) => Object.defineProperty(out, 'raw', { value, writable: true, enumerable: true, configurable: true }),
-    enumerable: true,
-    configurable: true,
-  })
+  valueOnRead(out, 'raw', () => normalizeDeep(raw, 'convert', ctx.renamed) as JsonObject)
   out.source = src(ctx, pointer)
   // The object elements of virtual_hosts, and their indexes in the array when it holds anything else.
   const list = rc.virtual_hosts
@@ -1367,10 +1362,11 @@ export function loadEnvoyConfig(input: { configDump?: unknown; clusters?: unknow
     loadAssignmentsListed: false,
   }
   DEFERRED.set(model, parts)
-  listOnRead(model, 'listeners', () => parts.listeners.map((d) => listenerOf(parts, d)), () => (parts.listenersListed = true))
-  listOnRead(model, 'routeConfigs', () => parts.routeConfigs.map((d) => routeConfigOf(parts, d)), () => (parts.routeConfigsListed = true))
-  listOnRead(model, 'clusters', () => parts.clusters.all().map((d) => clusterOf(parts, d)), () => (parts.clustersListed = true))
-  listOnRead(model, 'loadAssignments', () => parts.loadAssignments.all().map((d) => loadAssignmentOf(parts, d)), () => (parts.loadAssignmentsListed = true))
+  // The model's lists are built on first read: a trace that never lists them parses only the resources it uses.
+  valueOnRead(model, 'listeners', () => parts.listeners.map((d) => listenerOf(parts, d)), () => (parts.listenersListed = true))
+  valueOnRead(model, 'routeConfigs', () => parts.routeConfigs.map((d) => routeConfigOf(parts, d)), () => (parts.routeConfigsListed = true))
+  valueOnRead(model, 'clusters', () => parts.clusters.all().map((d) => clusterOf(parts, d)), () => (parts.clustersListed = true))
+  valueOnRead(model, 'loadAssignments', () => parts.loadAssignments.all().map((d) => loadAssignmentOf(parts, d)), () => (parts.loadAssignmentsListed = true))
   return model
 }
 
@@ -1416,19 +1412,6 @@ function clusterOf(parts: DeferredParts, d: DeferredCluster): Cluster {
 function loadAssignmentOf(parts: DeferredParts, d: DeferredLoadAssignment): ClusterLoadAssignment {
   d.value ??= parseLoadAssignment({ file: parts.file, renamed: new Map() }, d.raw, pointerAt(d))
   return d.value
-}
-
-/**
- * Makes `model[key]` a list built on first read, after which it is a plain property again (also when assigned).
- * The model reads like any other; only a trace that never lists them skips parsing the resources it does not use.
- */
-function listOnRead<K extends 'listeners' | 'routeConfigs' | 'clusters' | 'loadAssignments'>(model: EnvoyModel, key: K, list: () => EnvoyModel[K], onListed: () => void): void {
-  const settle = (value: EnvoyModel[K]): EnvoyModel[K] => {
-    Object.defineProperty(model, key, { value, writable: true, enumerable: true, configurable: true })
-    onListed()
-    return value
-  }
-  Object.defineProperty(model, key, { get: () => settle(list()), set: settle, enumerable: true, configurable: true })
 }
 
 /** Normalises any JSON value (camelCase → snake_case) and returns it with its pointer map. */

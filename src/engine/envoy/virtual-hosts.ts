@@ -4,6 +4,7 @@
  * per service, so a single trace would otherwise parse thousands it never uses. Reading `rc.virtualHosts` still
  * yields every one, parsed, as the same objects these functions return.
  */
+import { valueOnRead } from '../memo.js'
 import type { Json, JsonObject, RouteConfiguration, VirtualHost } from './model.js'
 
 /** The virtual hosts of a route configuration that have not all been parsed yet (see `deferVirtualHosts`). */
@@ -24,12 +25,6 @@ interface Deferred extends DeferredVirtualHosts {
 
 const DEFERRED = new WeakMap<RouteConfiguration, Deferred>()
 
-function settle(rc: RouteConfiguration, value: VirtualHost[]): VirtualHost[] {
-  DEFERRED.delete(rc)
-  Object.defineProperty(rc, 'virtualHosts', { value, writable: true, enumerable: true, configurable: true })
-  return value
-}
-
 /**
  * Makes `rc.virtualHosts` a list parsed on first read (after which it is a plain property again, also when assigned);
  * until then `virtualHostAt` parses single virtual hosts.
@@ -37,16 +32,16 @@ function settle(rc: RouteConfiguration, value: VirtualHost[]): VirtualHost[] {
 export function deferVirtualHosts(rc: RouteConfiguration, hosts: DeferredVirtualHosts): void {
   const d: Deferred = { hosts: hosts.hosts, parse: hosts.parse, parsed: new Array<VirtualHost | undefined>(hosts.hosts.length) }
   DEFERRED.set(rc, d)
-  Object.defineProperty(rc, 'virtualHosts', {
-    get: () => {
+  valueOnRead(
+    rc,
+    'virtualHosts',
+    () => {
       const all: VirtualHost[] = []
       for (let i = 0; i < d.hosts.length; i++) all.push(virtualHostAt(rc, i))
-      return settle(rc, all)
+      return all
     },
-    set: (value: VirtualHost[]) => settle(rc, value),
-    enumerable: true,
-    configurable: true,
-  })
+    () => DEFERRED.delete(rc),
+  )
 }
 
 /** How many virtual hosts `rc` has, without parsing them. */
